@@ -13,6 +13,10 @@
 //!   to wait.
 //! - `endpoint.rs` — the base URL (`.../api/v1/`) and the encoding of path segments and queries,
 //!   so no value can change the path it is put into.
+//! - `metadata.rs` — [`MetadataCache`]: the only owner of the parsed schema; one fetch per miss,
+//!   however many callers missed, kept for a TTL.
+//! - `schema.rs` — [`Schema`]: entity types, fields, links and the API user's rights, parsed from
+//!   `GET Metadata` and `GET App/user`.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
 //! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
 //! - `secret.rs` — [`ApiKey`], which never shows itself.
@@ -20,13 +24,20 @@
 mod endpoint;
 mod error;
 mod gateway;
+mod metadata;
 mod retry;
+mod schema;
 mod secret;
 mod wire;
 
 pub use endpoint::normalize_base_url;
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};
+pub use metadata::MetadataCache;
 pub use retry::RetryPolicy;
+pub use schema::{
+    AccessLevel, AccessLevels, Action, CurrentUser, EntityType, Field, FieldType, Link, LinkType,
+    Schema, SchemaError, ScopeAccess,
+};
 pub use secret::ApiKey;
 pub use wire::{EspoRequest, EspoResponse, Method};
