@@ -422,7 +422,12 @@ impl GatewayState {
             let elapsed_ms = started.elapsed().as_millis();
             match outcome {
                 Ok(response) => {
-                    tracing::debug!(request = %job.request.describe(), status = response.status, elapsed_ms, "EspoCRM answered");
+                    tracing::debug!(
+                        request = %job.request.describe(),
+                        status = response.status,
+                        elapsed_ms,
+                        "EspoCRM answered"
+                    );
                     let _ = job.reply.send(Ok(response));
                 }
                 Err(failure) => {
@@ -430,11 +435,23 @@ impl GatewayState {
                         retry.delay_before_retry(job.request.method, &failure, job.attempts);
                     match delay {
                         Some(after) if !job.reply.is_closed() => {
-                            tracing::debug!(request = %job.request.describe(), error = %failure.error, attempt = job.attempts, retry_in_ms = after.as_millis(), "retrying");
+                            tracing::debug!(
+                                request = %job.request.describe(),
+                                error = %failure.error,
+                                attempt = job.attempts,
+                                retry_in_ms = after.as_millis(),
+                                "retrying"
+                            );
                             slot.retry = Some(RetryLater { job, after });
                         }
                         _ => {
-                            tracing::debug!(request = %job.request.describe(), error = %failure.error, attempt = job.attempts, elapsed_ms, "request failed");
+                            tracing::debug!(
+                                request = %job.request.describe(),
+                                error = %failure.error,
+                                attempt = job.attempts,
+                                elapsed_ms,
+                                "request failed"
+                            );
                             let _ = job.reply.send(Err(failure.error));
                         }
                     }

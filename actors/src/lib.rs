@@ -5,6 +5,12 @@
 //! No lock is shared and no mailbox is held across network I/O, so each concurrency rule is a
 //! property of one actor and can be read, and tested, in one file.
 //!
+//! A failed request is a value in the reply, never a failure of an actor: handlers return `Err`
+//! only if the actor itself is broken. There is no supervisor yet, on purpose: no handler has a
+//! failure path short of a bug, and a restarted gateway would have lost its queue's reply ports
+//! anyway, so its callers would see the same `Unavailable` error. `spawn` returns each actor's
+//! join handle so the binary can notice one that stopped.
+//!
 //! # Layout
 //!
 //! - `gateway.rs` — [`Gateway`]: the only owner of the HTTP client, the API key, the rate limiter

@@ -84,7 +84,8 @@ pub struct Field {
     pub not_storable: bool,
     /// Switched off in this instance.
     pub disabled: bool,
-    /// Allowed values of an `enum`, `multiEnum`, `enumInt`, … (strings, or numbers for `enumInt`).
+    /// Allowed values of an `enum`, `multiEnum`, `enumInt`, …: strings, or numbers for `enumInt`
+    /// and `duration`.
     pub options: Option<Vec<Value>>,
     pub max_length: Option<u64>,
     pub min: Option<f64>,
