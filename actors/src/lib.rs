@@ -1,1 +1,49 @@
-//! placeholder
+//! The actors of espomcp and the typed messages that travel between them.
+//!
+//! Each piece of shared mutable state has exactly one owner here, an actor (ractor); everything
+//! else holds a cloneable handle, sends it typed messages and awaits the answer with a timeout.
+//! No lock is shared and no mailbox is held across network I/O, so each concurrency rule is a
+//! property of one actor and can be read, and tested, in one file.
+//!
+//! A failed request is a value in the reply, never a failure of an actor: handlers return `Err`
+//! only if the actor itself is broken. There is no supervisor yet, on purpose: no handler has a
+//! failure path short of a bug, and a restarted gateway would have lost its queue's reply ports
+//! anyway, so its callers would see the same `Unavailable` error. `spawn` returns each actor's
+//! join handle so the binary can notice one that stopped.
+//!
+//! # Layout
+//!
+//! - `gateway.rs` — [`Gateway`]: the only owner of the HTTP client, the API key, the rate limiter
+//!   and the in-flight budget; queues, limits and retries every request to EspoCRM.
+//! - `retry.rs` — [`RetryPolicy`]: which failures are retried (reads only), how often, how long
+//!   to wait.
+//! - `endpoint.rs` — the base URL (`.../api/v1/`) and the encoding of path segments and queries,
+//!   so no value can change the path it is put into.
+//! - `metadata.rs` — [`MetadataCache`]: the only owner of the parsed schema; one fetch per miss,
+//!   however many callers missed, kept for a TTL.
+//! - `schema.rs` — [`Schema`]: entity types, fields, links and the API user's rights, parsed from
+//!   `GET Metadata` and `GET App/user`.
+//! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
+//! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
+//! - `secret.rs` — [`ApiKey`], which never shows itself.
+
+mod endpoint;
+mod error;
+mod gateway;
+mod metadata;
+mod retry;
+mod schema;
+mod secret;
+mod wire;
+
+pub use endpoint::normalize_base_url;
+pub use error::{SpawnError, UpstreamError};
+pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};
+pub use metadata::MetadataCache;
+pub use retry::RetryPolicy;
+pub use schema::{
+    AccessLevel, AccessLevels, Action, CurrentUser, EntityType, Field, FieldType, Link, LinkType,
+    Schema, SchemaError, ScopeAccess,
+};
+pub use secret::ApiKey;
+pub use wire::{EspoRequest, EspoResponse, Method};

@@ -1,0 +1,764 @@
+//! HttpGateway: the one way out to EspoCRM.
+//!
+//! The gateway actor is the only owner of the HTTP client, the API credential, the rate limiter
+//! and the count of requests in flight. A `Send` joins a FIFO queue; the actor starts queued
+//! requests while fewer than `max_concurrent` are in flight and the limiter has a cell for them.
+//! Each started request runs in its own task, which replies to the caller directly and then tells
+//! the actor `Done`, so the mailbox is never held across network I/O. When the limiter says "not
+//! yet", the actor asks to be woken when the next cell is due instead of sleeping in a handler.
+//! "At most N in flight, at most R per second with burst B" therefore holds by construction, and
+//! retries of reads (see `retry.rs`) come back through the same queue, under the same limits.
+//!
+//! Callers hold a [`Gateway`]: a cloneable handle whose `send` waits for the answer with a
+//! timeout, so a dead or stuck actor cannot hang them. They never see the actor or reply ports.
+
+use std::collections::VecDeque;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, MonotonicClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Url};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::endpoint::{build_url, normalize_base_url};
+use crate::error::{SpawnError, UpstreamError};
+use crate::retry::{Failure, RetryPolicy};
+use crate::secret::ApiKey;
+use crate::wire::{EspoRequest, EspoResponse};
+
+const ACTOR_NAME: &str = "HTTP gateway";
+
+/// Headers that carry credentials: only the gateway sets them, callers may not.
+const CREDENTIAL_HEADERS: [&str; 6] = [
+    "x-api-key",
+    "authorization",
+    "espo-authorization",
+    "x-hmac-authorization",
+    "proxy-authorization",
+    "cookie",
+];
+
+const DEFAULT_MAX_CONCURRENT: NonZeroUsize = NonZeroUsize::new(4).expect("4 is not zero");
+const DEFAULT_RATE_PER_SECOND: NonZeroU32 = NonZeroU32::new(10).expect("10 is not zero");
+
+/// How the gateway reaches EspoCRM and how hard it may push it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GatewayConfig {
+    /// `ESPOCRM_URL` as configured; with or without `/api/v1`, normalised when the gateway starts.
+    pub base_url: String,
+    pub api_key: ApiKey,
+    /// Requests in flight at once, retries included.
+    pub max_concurrent: NonZeroUsize,
+    /// Requests started per second; `None` turns the limiter off.
+    pub rate_limit: Option<RateLimit>,
+    /// The whole of one attempt: connecting, sending, and reading the full answer.
+    pub request_timeout: Duration,
+    /// Just the TCP and TLS handshake, so an unreachable host fails fast.
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Verify the server's TLS certificate. Turn off only for a self-signed test instance.
+    pub verify_tls: bool,
+    /// How long `Gateway::send` waits for an answer, queueing and retries included, before it
+    /// gives up on the actor. Longer than the request timeout times the attempts.
+    pub reply_timeout: Duration,
+}
+
+impl GatewayConfig {
+    /// The defaults: 4 in flight, 10 requests per second with a burst of 10, 30 s per attempt,
+    /// 3 attempts for reads, TLS verified.
+    pub fn new(base_url: impl Into<String>, api_key: ApiKey) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key,
+            max_concurrent: DEFAULT_MAX_CONCURRENT,
+            rate_limit: Some(RateLimit::per_second(DEFAULT_RATE_PER_SECOND)),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            verify_tls: true,
+            reply_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A rate of request starts, with room for a burst after a quiet period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: NonZeroU32,
+    /// Requests that may start back to back after a quiet period.
+    pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// `per_second` requests per second, with a burst of the same size.
+    pub fn per_second(per_second: NonZeroU32) -> Self {
+        Self {
+            per_second,
+            burst: per_second,
+        }
+    }
+
+    pub fn with_burst(self, burst: NonZeroU32) -> Self {
+        Self { burst, ..self }
+    }
+
+    fn quota(self) -> Quota {
+        Quota::per_second(self.per_second).allow_burst(self.burst)
+    }
+}
+
+/// A snapshot of the gateway's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GatewayStats {
+    /// Attempts running now.
+    pub in_flight: usize,
+    /// Requests waiting for a slot or for the limiter.
+    pub queued: usize,
+    /// Reads waiting out a backoff before they rejoin the queue.
+    pub backing_off: usize,
+    /// Attempts started since the gateway started, retries included.
+    pub sent: u64,
+    /// Of those, the retries.
+    pub retried: u64,
+}
+
+/// The callers' handle to the gateway actor.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    actor: ActorRef<GatewayMsg>,
+    reply_timeout: Duration,
+}
+
+impl Gateway {
+    /// Starts the gateway. The join handle completes when the actor has stopped.
+    pub async fn spawn(config: GatewayConfig) -> Result<(Self, JoinHandle<()>), SpawnError> {
+        let base_url = normalize_base_url(&config.base_url)?;
+        let mut api_key = HeaderValue::from_str(config.api_key.expose())
+            .map_err(|_| SpawnError::InvalidApiKey)?;
+        api_key.set_sensitive(true);
+        let reply_timeout = config.reply_timeout;
+        let args = GatewayArgs {
+            config,
+            base_url,
+            api_key,
+        };
+        let (actor, join) = Actor::spawn(None, GatewayActor, args)
+            .await
+            .map_err(|error| SpawnError::Actor {
+                actor: ACTOR_NAME,
+                message: error.to_string(),
+            })?;
+        Ok((
+            Self {
+                actor,
+                reply_timeout,
+            },
+            join,
+        ))
+    }
+
+    /// Sends one request and waits for its answer; a failure is the error value, whatever it was.
+    pub async fn send(&self, request: EspoRequest) -> Result<EspoResponse, UpstreamError> {
+        let outcome = self
+            .actor
+            .call(
+                |reply| GatewayMsg::Send(request, reply),
+                Some(self.reply_timeout),
+            )
+            .await;
+        flatten(outcome, self.reply_timeout)?
+    }
+
+    /// The gateway's counters right now.
+    pub async fn stats(&self) -> Result<GatewayStats, UpstreamError> {
+        let outcome = self
+            .actor
+            .call(GatewayMsg::Stats, Some(self.reply_timeout))
+            .await;
+        flatten(outcome, self.reply_timeout)
+    }
+
+    /// How long `send` waits before giving up on the actor.
+    pub fn reply_timeout(&self) -> Duration {
+        self.reply_timeout
+    }
+
+    /// Stops the actor. Requests still queued are dropped and their callers get `Unavailable`;
+    /// attempts already running finish and reply.
+    pub fn stop(&self) {
+        self.actor.stop(None);
+    }
+}
+
+/// Turns the outcome of an actor call into the caller's result.
+fn flatten<T, M>(
+    outcome: Result<CallResult<T>, ractor::MessagingErr<M>>,
+    reply_timeout: Duration,
+) -> Result<T, UpstreamError> {
+    let message = match outcome {
+        Ok(CallResult::Success(value)) => return Ok(value),
+        Ok(CallResult::Timeout) => format!("no answer within {} s", reply_timeout.as_secs()),
+        Ok(CallResult::SenderError) => "it stopped before answering".to_owned(),
+        Err(_) => "it is not running".to_owned(),
+    };
+    Err(UpstreamError::Unavailable {
+        actor: ACTOR_NAME,
+        message,
+    })
+}
+
+/// The gateway actor. Stateless itself; everything lives in [`GatewayState`].
+pub(crate) struct GatewayActor;
+
+pub(crate) struct GatewayArgs {
+    config: GatewayConfig,
+    base_url: Url,
+    /// Already checked and marked sensitive by `Gateway::spawn`.
+    api_key: HeaderValue,
+}
+
+pub(crate) enum GatewayMsg {
+    /// A caller's request; joins the queue.
+    Send(
+        EspoRequest,
+        RpcReplyPort<Result<EspoResponse, UpstreamError>>,
+    ),
+    /// An attempt has finished and freed its slot; `Some` when it is to be tried again later.
+    Done(Option<RetryLater>),
+    /// A read whose backoff is over rejoins the queue.
+    Requeue(Job),
+    /// The limiter's next cell is due.
+    WakeUp,
+    Stats(RpcReplyPort<GatewayStats>),
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<Instant>>;
+
+pub(crate) struct GatewayState {
+    /// Holds the `X-Api-Key` default header; tasks get clones (a handle to the same pool).
+    client: Client,
+    base_url: Url,
+    /// `None` when rate limiting is off.
+    limiter: Option<Limiter>,
+    max_concurrent: usize,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+    /// Requests in arrival order; retries go to the front, they have waited longest.
+    queue: VecDeque<Job>,
+    /// Decremented by `Done`, which every started attempt sends exactly once (see `Slot`).
+    in_flight: usize,
+    backing_off: usize,
+    /// A `WakeUp` is on its way; set when the limiter refused, cleared when it arrives.
+    wake_up_pending: bool,
+    sent: u64,
+    retried: u64,
+}
+
+/// A request with everything needed to attempt it, and the caller waiting for it.
+pub(crate) struct Job {
+    request: EspoRequest,
+    url: Url,
+    headers: HeaderMap,
+    reply: RpcReplyPort<Result<EspoResponse, UpstreamError>>,
+    /// Attempts already made.
+    attempts: u32,
+}
+
+pub(crate) struct RetryLater {
+    job: Job,
+    after: Duration,
+}
+
+impl Actor for GatewayActor {
+    type Msg = GatewayMsg;
+    type State = GatewayState;
+    type Arguments = GatewayArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: GatewayArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let GatewayArgs {
+            config,
+            base_url,
+            api_key,
+        } = args;
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(HeaderName::from_static("x-api-key"), api_key);
+        default_headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let client = Client::builder()
+            .default_headers(default_headers)
+            .connect_timeout(config.connect_timeout)
+            // A redirect to another host would carry the API key with it.
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(!config.verify_tls)
+            .build()?;
+        if !config.verify_tls {
+            tracing::warn!("TLS certificate verification is off for {base_url}");
+        }
+        let limiter = config
+            .rate_limit
+            .map(|rate| RateLimiter::direct_with_clock(rate.quota(), MonotonicClock));
+        Ok(GatewayState {
+            client,
+            base_url,
+            limiter,
+            max_concurrent: config.max_concurrent.get(),
+            request_timeout: config.request_timeout,
+            retry: config.retry,
+            queue: VecDeque::new(),
+            in_flight: 0,
+            backing_off: 0,
+            wake_up_pending: false,
+            sent: 0,
+            retried: 0,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            GatewayMsg::Send(request, reply) => match state.prepare(&request) {
+                Ok((url, headers)) => state.queue.push_back(Job {
+                    request,
+                    url,
+                    headers,
+                    reply,
+                    attempts: 0,
+                }),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+            },
+            GatewayMsg::Done(retry) => {
+                state.in_flight = state.in_flight.saturating_sub(1);
+                if let Some(RetryLater { job, after }) = retry {
+                    state.backing_off += 1;
+                    // If the actor stops meanwhile, the job is dropped and its caller is told.
+                    myself.send_after(after, move || GatewayMsg::Requeue(job));
+                }
+            }
+            GatewayMsg::Requeue(job) => {
+                state.backing_off = state.backing_off.saturating_sub(1);
+                state.queue.push_front(job);
+            }
+            GatewayMsg::WakeUp => state.wake_up_pending = false,
+            GatewayMsg::Stats(reply) => {
+                let _ = reply.send(state.stats());
+            }
+        }
+        state.start_ready(&myself);
+        Ok(())
+    }
+}
+
+impl GatewayState {
+    /// Checks and encodes a request once, before it queues, so a bad one is answered at once.
+    fn prepare(&self, request: &EspoRequest) -> Result<(Url, HeaderMap), UpstreamError> {
+        let url = build_url(&self.base_url, &request.path_segments, &request.query)?;
+        let headers = extra_headers(&request.headers)?;
+        Ok((url, headers))
+    }
+
+    /// Starts queued requests while a slot is free and the limiter agrees.
+    fn start_ready(&mut self, myself: &ActorRef<GatewayMsg>) {
+        while self.in_flight < self.max_concurrent {
+            let Some(next) = self.queue.front() else {
+                return;
+            };
+            if next.reply.is_closed() {
+                // The caller gave up; do not spend a cell, and never send a write nobody awaits.
+                self.queue.pop_front();
+                continue;
+            }
+            if let Some(limiter) = &self.limiter
+                && let Err(not_until) = limiter.check()
+            {
+                if !self.wake_up_pending {
+                    self.wake_up_pending = true;
+                    let wait = not_until.wait_time_from(MonotonicClock.now());
+                    myself.send_after(wait, || GatewayMsg::WakeUp);
+                }
+                return;
+            }
+            let Some(job) = self.queue.pop_front() else {
+                return;
+            };
+            self.start(job, myself.clone());
+        }
+    }
+
+    fn start(&mut self, mut job: Job, myself: ActorRef<GatewayMsg>) {
+        self.in_flight += 1;
+        self.sent += 1;
+        if job.attempts > 0 {
+            self.retried += 1;
+        }
+        job.attempts += 1;
+        let client = self.client.clone();
+        let timeout = self.request_timeout;
+        let retry = self.retry.clone();
+        // Made before the task so that even a task dropped unpolled gives its slot back.
+        let mut slot = Slot {
+            gateway: myself,
+            retry: None,
+        };
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = attempt(&client, &job, timeout).await;
+            let elapsed_ms = started.elapsed().as_millis();
+            match outcome {
+                Ok(response) => {
+                    tracing::debug!(
+                        request = %job.request.describe(),
+                        status = response.status,
+                        elapsed_ms,
+                        "EspoCRM answered"
+                    );
+                    let _ = job.reply.send(Ok(response));
+                }
+                Err(failure) => {
+                    let delay =
+                        retry.delay_before_retry(job.request.method, &failure, job.attempts);
+                    match delay {
+                        Some(after) if !job.reply.is_closed() => {
+                            tracing::debug!(
+                                request = %job.request.describe(),
+                                error = %failure.error,
+                                attempt = job.attempts,
+                                retry_in_ms = after.as_millis(),
+                                "retrying"
+                            );
+                            slot.retry = Some(RetryLater { job, after });
+                        }
+                        _ => {
+                            tracing::debug!(
+                                request = %job.request.describe(),
+                                error = %failure.error,
+                                attempt = job.attempts,
+                                elapsed_ms,
+                                "request failed"
+                            );
+                            let _ = job.reply.send(Err(failure.error));
+                        }
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+
+    fn stats(&self) -> GatewayStats {
+        GatewayStats {
+            in_flight: self.in_flight,
+            queued: self.queue.len(),
+            backing_off: self.backing_off,
+            sent: self.sent,
+            retried: self.retried,
+        }
+    }
+}
+
+/// One in-flight slot, held by the attempt's task. Dropping it — when the attempt is over, or if
+/// the task panics or is cancelled — tells the actor `Done`, so the slot is never lost.
+struct Slot {
+    gateway: ActorRef<GatewayMsg>,
+    retry: Option<RetryLater>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Fails only when the actor is gone; a retry's caller then learns it from the dropped port.
+        let _ = self
+            .gateway
+            .send_message(GatewayMsg::Done(self.retry.take()));
+    }
+}
+
+/// Checks and converts the caller's extra headers.
+fn extra_headers(headers: &[(String, String)]) -> Result<HeaderMap, UpstreamError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let invalid = |what: &str| UpstreamError::InvalidRequest {
+            message: format!("header {name:?}: {what}"),
+        };
+        let header_name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("not a header name"))?;
+        if CREDENTIAL_HEADERS.contains(&header_name.as_str()) {
+            return Err(invalid("credentials are set by the gateway only"));
+        }
+        let header_value =
+            HeaderValue::from_str(value).map_err(|_| invalid("not a valid header value"))?;
+        map.append(header_name, header_value);
+    }
+    Ok(map)
+}
+
+/// One attempt: send, read the whole answer, classify it.
+async fn attempt(client: &Client, job: &Job, timeout: Duration) -> Result<EspoResponse, Failure> {
+    let mut builder = client
+        .request(job.request.method.to_reqwest(), job.url.clone())
+        .headers(job.headers.clone())
+        .timeout(timeout);
+    if let Some(body) = &job.request.body {
+        builder = builder.json(body);
+    }
+    let response = builder.send().await.map_err(transport_failure)?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.map_err(transport_failure)?;
+    classify(status, &headers, &bytes)
+}
+
+fn transport_failure(error: reqwest::Error) -> Failure {
+    let error = error.without_url();
+    if error.is_timeout() {
+        return UpstreamError::Timeout.into();
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    UpstreamError::Connection { message }.into()
+}
+
+/// Maps a complete HTTP answer to the caller's result. Pure, so the mapping is easy to test.
+pub(crate) fn classify(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<EspoResponse, Failure> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    let reason = text("x-status-reason");
+    if (200..300).contains(&status) {
+        let body = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(body).map_err(|error| UpstreamError::InvalidResponse {
+                status,
+                message: match text("content-type") {
+                    Some(kind) if !kind.contains("json") => {
+                        format!("expected JSON, got {kind}; is ESPOCRM_URL the EspoCRM address?")
+                    }
+                    _ => format!("the body is not JSON: {error}"),
+                },
+            })?
+        };
+        return Ok(EspoResponse {
+            status,
+            status_reason: reason,
+            body,
+        });
+    }
+    // Error bodies are JSON when EspoCRM has details, empty or HTML otherwise.
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let retry_after = text("retry-after")
+        .and_then(|value| value.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let error = match status {
+        401 => UpstreamError::AuthFailed,
+        403 => UpstreamError::PermissionDenied { reason, body },
+        404 => UpstreamError::NotFound { reason },
+        409 => UpstreamError::Conflict {
+            reason,
+            duplicates: body,
+        },
+        429 => UpstreamError::RateLimited { retry_after },
+        300..=399 => UpstreamError::Status {
+            status,
+            reason: Some(match text("location") {
+                Some(location) => {
+                    format!("redirected to {location}; set ESPOCRM_URL to the final address")
+                }
+                None => "redirected; set ESPOCRM_URL to the final address".to_owned(),
+            }),
+            body: Value::Null,
+        },
+        _ => UpstreamError::Status {
+            status,
+            reason,
+            body,
+        },
+    };
+    Err(Failure { error, retry_after })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(
+        status: u16,
+        headers: &[(&'static str, &'static str)],
+        body: &str,
+    ) -> Result<EspoResponse, UpstreamError> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        classify(status, &map, body.as_bytes()).map_err(|failure| failure.error)
+    }
+
+    #[test]
+    fn should_map_statuses_to_errors() {
+        let reason = |text: &str| Some(text.to_owned());
+        let cases = [
+            (401, vec![], "", UpstreamError::AuthFailed),
+            (
+                403,
+                vec![("x-status-reason", "No read access.")],
+                "",
+                UpstreamError::PermissionDenied {
+                    reason: reason("No read access."),
+                    body: Value::Null,
+                },
+            ),
+            (
+                403,
+                vec![("x-status-reason", "Can't relate with non-existing record.")],
+                r#"{"messageTranslation":{"label":"cannotRelateNonExisting"}}"#,
+                UpstreamError::PermissionDenied {
+                    reason: reason("Can't relate with non-existing record."),
+                    body: json!({"messageTranslation": {"label": "cannotRelateNonExisting"}}),
+                },
+            ),
+            (
+                404,
+                vec![("x-status-reason", "Record x does not exist.")],
+                "",
+                UpstreamError::NotFound {
+                    reason: reason("Record x does not exist."),
+                },
+            ),
+            (
+                404,
+                vec![("content-type", "text/html")],
+                "<html>Not found</html>",
+                UpstreamError::NotFound { reason: None },
+            ),
+            (
+                409,
+                vec![("x-status-reason", "duplicate")],
+                r#"[{"id":"a","name":"Acme"}]"#,
+                UpstreamError::Conflict {
+                    reason: reason("duplicate"),
+                    duplicates: json!([{"id": "a", "name": "Acme"}]),
+                },
+            ),
+            (
+                429,
+                vec![("retry-after", "7")],
+                "",
+                UpstreamError::RateLimited {
+                    retry_after: Some(Duration::from_secs(7)),
+                },
+            ),
+            (
+                400,
+                vec![(
+                    "x-status-reason",
+                    "Field validation failure; entityType: Account, field: name, type: required.",
+                )],
+                r#"{"messageTranslation":{"label":"validationFailure"}}"#,
+                UpstreamError::Status {
+                    status: 400,
+                    reason: reason(
+                        "Field validation failure; entityType: Account, field: name, type: required.",
+                    ),
+                    body: json!({"messageTranslation": {"label": "validationFailure"}}),
+                },
+            ),
+            (
+                500,
+                vec![("x-status-reason", "")],
+                "",
+                UpstreamError::Status {
+                    status: 500,
+                    reason: None,
+                    body: Value::Null,
+                },
+            ),
+            (
+                301,
+                vec![("location", "https://crm.example/api/v1/Account")],
+                "",
+                UpstreamError::Status {
+                    status: 301,
+                    reason: reason(
+                        "redirected to https://crm.example/api/v1/Account; set ESPOCRM_URL to the final address",
+                    ),
+                    body: Value::Null,
+                },
+            ),
+        ];
+        for (status, headers, body, expected) in cases {
+            assert_eq!(
+                answer(status, &headers, body),
+                Err(expected),
+                "{status} {headers:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn should_parse_success_bodies() {
+        assert_eq!(answer(200, &[], "true").map(|r| r.body), Ok(json!(true)));
+        assert_eq!(answer(200, &[], "").map(|r| r.body), Ok(Value::Null));
+        assert_eq!(
+            answer(200, &[], r#"{"total":1,"list":[]}"#).map(|r| r.body),
+            Ok(json!({"total": 1, "list": []}))
+        );
+        assert!(matches!(
+            answer(200, &[("content-type", "text/html; charset=UTF-8")], "<html></html>"),
+            Err(UpstreamError::InvalidResponse { status: 200, message }) if message.contains("text/html")
+        ));
+    }
+
+    #[test]
+    fn should_refuse_credential_headers_from_callers() {
+        for name in ["X-Api-Key", "Authorization", "Espo-Authorization"] {
+            assert!(matches!(
+                extra_headers(&[(name.to_owned(), "x".to_owned())]),
+                Err(UpstreamError::InvalidRequest { .. })
+            ));
+        }
+        assert!(extra_headers(&[("X-Skip-Duplicate-Check".to_owned(), "true".to_owned())]).is_ok());
+        assert!(
+            extra_headers(&[("X-No-Total".to_owned(), "true\r\nX-Api-Key: k".to_owned())]).is_err()
+        );
+    }
+
+    #[test]
+    fn should_not_show_the_api_key_in_config_debug() {
+        let config = GatewayConfig::new("http://crm.example", ApiKey::new("s3cret"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+}

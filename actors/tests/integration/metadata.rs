@@ -1,0 +1,160 @@
+//! The metadata cache: one fetch per miss however many callers missed, expiry, failures.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use espomcp_actors::{MetadataCache, UpstreamError};
+use tokio::task::JoinSet;
+
+use crate::mock::{MockServer, Reply, Seen, config, gateway};
+
+const METADATA: &str = include_str!("../fixtures/metadata.json");
+const APP_USER: &str = include_str!("../fixtures/app-user.json");
+
+/// EspoCRM's two metadata routes, each held for `delay` so concurrent misses overlap the fetch.
+fn espo_metadata(delay: Duration) -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
+    move |seen| match seen.path.as_str() {
+        "/api/v1/Metadata" => Reply::json(METADATA).delay(delay),
+        "/api/v1/App/user" => Reply::json(APP_USER).delay(delay),
+        _ => Reply::status(404),
+    }
+}
+
+async fn cache(server: &MockServer, ttl: Duration) -> MetadataCache {
+    let gateway = gateway(config(&server.base_url)).await;
+    let (cache, _join) = MetadataCache::spawn(gateway, ttl)
+        .await
+        .expect("the cache starts");
+    cache
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn should_fetch_once_for_twenty_concurrent_cold_lookups() {
+    let server = MockServer::start(espo_metadata(Duration::from_millis(200))).await;
+    let cache = cache(&server, Duration::from_secs(600)).await;
+
+    let mut lookups = JoinSet::new();
+    for _ in 0..20 {
+        let cache = cache.clone();
+        lookups.spawn(async move { cache.schema().await });
+    }
+    let mut schemas = Vec::new();
+    while let Some(outcome) = lookups.join_next().await {
+        schemas.push(
+            outcome
+                .expect("the lookup task finished")
+                .expect("a schema"),
+        );
+    }
+
+    assert_eq!(server.count_path("Metadata"), 1);
+    assert_eq!(server.count_path("App/user"), 1);
+    assert!(
+        schemas
+            .iter()
+            .all(|schema| Arc::ptr_eq(schema, &schemas[0]))
+    );
+    assert!(schemas[0].entity("Account").is_some());
+}
+
+#[tokio::test]
+async fn should_serve_a_fresh_schema_without_fetching() {
+    let server = MockServer::start(espo_metadata(Duration::ZERO)).await;
+    let cache = cache(&server, Duration::from_secs(600)).await;
+
+    let first = cache.schema().await.expect("a schema");
+    for _ in 0..5 {
+        let again = cache.schema().await.expect("a schema");
+        assert!(Arc::ptr_eq(&first, &again));
+    }
+    assert_eq!(server.count_path("Metadata"), 1);
+}
+
+#[tokio::test]
+async fn should_fetch_again_after_the_ttl() {
+    let server = MockServer::start(espo_metadata(Duration::ZERO)).await;
+    let cache = cache(&server, Duration::from_millis(200)).await;
+
+    cache.schema().await.expect("a schema");
+    assert_eq!(server.count_path("Metadata"), 1);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.count_path("Metadata") < 2 {
+        assert!(Instant::now() < deadline, "no second fetch after the TTL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cache.schema().await.expect("a schema");
+    }
+    assert_eq!(server.count_path("Metadata"), 2);
+    assert_eq!(server.count_path("App/user"), 2);
+}
+
+#[tokio::test]
+async fn should_fetch_again_after_invalidate() {
+    let server = MockServer::start(espo_metadata(Duration::ZERO)).await;
+    let cache = cache(&server, Duration::from_secs(600)).await;
+
+    cache.schema().await.expect("a schema");
+    cache.invalidate();
+    cache.schema().await.expect("a schema");
+
+    assert_eq!(server.count_path("Metadata"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn should_give_a_failed_fetch_to_every_waiter_and_not_keep_it() {
+    let healthy = espo_metadata(Duration::ZERO);
+    let server = MockServer::start(move |seen| {
+        if seen.path == "/api/v1/Metadata" && seen.index < 2 {
+            Reply::status(403)
+                .header("x-status-reason", "No access.")
+                .delay(Duration::from_millis(200))
+        } else {
+            healthy(seen)
+        }
+    })
+    .await;
+    let cache = cache(&server, Duration::from_secs(600)).await;
+
+    let mut lookups = JoinSet::new();
+    for _ in 0..5 {
+        let cache = cache.clone();
+        lookups.spawn(async move { cache.schema().await });
+    }
+    while let Some(outcome) = lookups.join_next().await {
+        let error = outcome
+            .expect("the lookup task finished")
+            .expect_err("the fetch failed");
+        assert_eq!(
+            error,
+            UpstreamError::PermissionDenied {
+                reason: Some("No access.".into()),
+                body: serde_json::Value::Null
+            }
+        );
+    }
+    assert_eq!(
+        server.count_path("Metadata"),
+        1,
+        "the waiters shared one fetch"
+    );
+
+    cache.schema().await.expect("the failure was not cached");
+    cache.schema().await.expect("now cached");
+    assert_eq!(server.count_path("Metadata"), 2);
+}
+
+#[tokio::test]
+async fn should_report_metadata_of_an_unexpected_shape() {
+    let server = MockServer::start(|seen| match seen.path.as_str() {
+        "/api/v1/Metadata" => Reply::json(r#"{"scopes":{}}"#),
+        _ => Reply::json(APP_USER),
+    })
+    .await;
+    let cache = cache(&server, Duration::from_secs(600)).await;
+
+    let error = cache.schema().await.expect_err("no entityDefs");
+    assert!(
+        matches!(&error, UpstreamError::InvalidResponse { message, .. } if message.contains("entityDefs")),
+        "{error:?}"
+    );
+}
