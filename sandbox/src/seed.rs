@@ -1302,8 +1302,12 @@ impl Builder {
             let mut amount = if self.rng.percent(10) {
                 1_000 * self.rng.range(250, 900)
             } else {
-                1_000 * self.rng.range(5, 250)
+                1_000 * self.rng.range(1, 250)
             };
+            // Small pilots exist (recorded queries look for deals under 8,000).
+            if i == 1 {
+                amount = 6_000;
+            }
             // Recorded queries want a large deal at probability >= 50.
             if i < STAGES.len() && stage == "Negotiation" {
                 amount = amount.max(75_000);
@@ -1328,16 +1332,22 @@ impl Builder {
                 "leadSource": self.rng.weighted(&OPPORTUNITY_SOURCES),
             }));
             let pool = by_account.get(account_index).map_or(&[][..], Vec::as_slice);
-            if i == 0 || self.rng.percent(85) {
-                let chosen = self.rng.some_of(pool, 3);
-                let ids: Vec<&str> = chosen
-                    .iter()
-                    .filter_map(|&c| contacts.get(c))
-                    .map(|c| c.id.as_str())
-                    .collect();
-                if !ids.is_empty() {
-                    fields.insert("contactsIds".into(), json!(ids));
-                }
+            // Every deal has at least one contact of its account (the kanban card shows them).
+            let chosen = self.rng.some_of(pool, 3);
+            let mut ids: Vec<&str> = chosen
+                .iter()
+                .filter_map(|&c| contacts.get(c))
+                .map(|c| c.id.as_str())
+                .collect();
+            if ids.is_empty() {
+                ids.extend(
+                    pool.first()
+                        .and_then(|&c| contacts.get(c))
+                        .map(|c| c.id.as_str()),
+                );
+            }
+            if !ids.is_empty() {
+                fields.insert("contactsIds".into(), json!(ids));
             }
             if self.rng.percent(35) {
                 fields.insert(
@@ -1779,8 +1789,10 @@ mod tests {
             }
             let unique: HashSet<&&str> = ids.iter().collect();
             assert_eq!(unique.len(), ids.len());
+            // The flagship keeps a fixed id (see FLAGSHIP_ID); all others sort in insertion order.
+            let ordered: Vec<&&str> = ids.iter().filter(|i| **i != FLAGSHIP_ID).collect();
             assert!(
-                ids.windows(2).all(|w| w[0] < w[1]),
+                ordered.windows(2).all(|w| w[0] < w[1]),
                 "ids sort in insertion order"
             );
         }
