@@ -1,0 +1,52 @@
+//! The rmcp `ServerHandler`: the server's identity, capabilities and instructions, and the
+//! routing of tool calls to the tool families (`tools/`). It serves every protocol revision rmcp
+//! supports, from the `initialize` handshake (2024-11-05 … 2025-11-25) to the stateless
+//! 2026-07-28 revision (`server/discover`), chosen per connection by rmcp.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
+use rmcp::{ServerHandler, tool_handler};
+
+use crate::tools::ToolContext;
+
+/// How an agent should use the tools well; sent to clients as the server's instructions.
+pub const INSTRUCTIONS: &str = "espomcp gives you one EspoCRM instance. Work in this order: \
+1) list_entity_types to see which entity types you can use; \
+2) get_schema for an entity type before filtering on or writing its fields (field names, types, \
+enum options, required fields, links); \
+3) search (with `where` conditions, `select` to keep answers small, `limit`/`offset` to page) or \
+get/get_related to read records; \
+4) only then act on the records you found. \
+Errors come back as {\"error\": {\"code\", \"message\", \"suggestion\", \"retryable\"}}: follow \
+the suggestion; retry only when retryable is true. Records carry a `url` to show the user.";
+
+/// The MCP server: a router per tool family over one shared [`ToolContext`].
+#[derive(Debug, Clone)]
+pub struct EspoMcp {
+    pub(crate) ctx: Arc<ToolContext>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl EspoMcp {
+    pub fn new(ctx: ToolContext) -> EspoMcp {
+        EspoMcp { ctx: Arc::new(ctx), tool_router: Self::read_router() }
+    }
+
+    /// Every tool, in the router's order (for `espomcp tools`).
+    pub fn tools(&self) -> Vec<Tool> {
+        let mut tools = self.tool_router.list_all();
+        tools.sort_by(|a, b| crate::tools::tool_order(&a.name).cmp(&crate::tools::tool_order(&b.name)));
+        tools
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for EspoMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}

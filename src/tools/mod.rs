@@ -1,0 +1,80 @@
+//! The MCP tools, one file per family, each with its own router; this module holds what they
+//! share: the [`ToolContext`] (handles of the gateway and metadata actors, limits, the site URL)
+//! and the conversion of tool errors into MCP tool results.
+//!
+//! A tool that ran and failed answers a tool result with `isError: true` and
+//! `{"error": {"code", "message", "suggestion", "retryable"}}` in both `structuredContent` and
+//! the text; protocol errors are kept for protocol faults. Tool bodies just use `?`.
+
+pub mod read;
+
+use std::sync::Arc;
+
+use espomcp_actors::{EspoRequest, Gateway, MetadataCache, Schema};
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, JsonObject};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ToolError;
+
+/// What every tool may use. Cheap to clone (handles only).
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub gateway: Gateway,
+    pub metadata: MetadataCache,
+    /// The largest page a tool asks for (`SERVER_MAX_LIMIT`, at most EspoCRM's 200).
+    pub max_limit: u32,
+    /// EspoCRM's site URL without a trailing slash, for links to records in its web UI.
+    pub site_url: String,
+}
+
+impl ToolContext {
+    /// The parsed schema (from the metadata actor's cache).
+    pub async fn schema(&self) -> Result<Arc<Schema>, ToolError> {
+        Ok(self.metadata.schema().await?)
+    }
+
+    /// Sends one request through the gateway and returns the JSON body.
+    pub async fn send(&self, request: EspoRequest) -> Result<Value, ToolError> {
+        Ok(self.gateway.send(request).await?.body)
+    }
+
+    /// The record's page in EspoCRM's web UI.
+    pub fn record_url(&self, entity_type: &str, id: &str) -> String {
+        format!("{}/#{entity_type}/view/{id}", self.site_url)
+    }
+}
+
+impl IntoCallToolResult for ToolError {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        Ok(CallToolResult::structured_error(self.to_json()).into())
+    }
+}
+
+/// Reads a tool's arguments into its parameter type; anything malformed (unknown argument,
+/// wrong type, missing required argument) is `INVALID_ARGUMENT` naming the problem.
+pub fn parse_args<T: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<T, ToolError> {
+    serde_json::from_value(Value::Object(arguments))
+        .map_err(|e| ToolError::invalid_argument(format!("{tool}: {e}")))
+}
+
+/// The input schema of a parameter type, as rmcp derives it (field doc comments become
+/// descriptions). The types are ours and static; a failure is a programming error caught by
+/// the schema tests.
+pub fn input_schema<T: schemars::JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_input::<T>().unwrap_or_else(|e| {
+        let mut o = JsonObject::new();
+        o.insert("type".into(), Value::String("object".into()));
+        o.insert("description".into(), Value::String(format!("schema error: {e}")));
+        Arc::new(o)
+    })
+}
+
+/// The order tools are listed in: discover, then read, then write.
+pub const TOOL_ORDER: &[&str] = &["list_entity_types", "get_schema", "search", "get", "get_related"];
+
+/// A tool's place in [`TOOL_ORDER`] (unknown names last).
+pub fn tool_order(name: &str) -> usize {
+    TOOL_ORDER.iter().position(|n| *n == name).unwrap_or(TOOL_ORDER.len())
+}
