@@ -1,0 +1,1646 @@
+//! espomcp's settings: where they come from, what they may be, and what is wrong with them.
+//!
+//! Three layers, merged with figment, each overriding the one before: the built-in defaults, the
+//! TOML file (`--config PATH`, else `$XDG_CONFIG_HOME/espocrm-mcp/config.toml`, else
+//! `~/.config/espocrm-mcp/config.toml`; a missing default file is fine), and the environment.
+//! Every setting has one environment variable and one TOML key ([`SETTINGS`]):
+//!
+//! | Environment variable                  | TOML                                      | Default            |
+//! |---------------------------------------|-------------------------------------------|--------------------|
+//! | ESPOCRM_URL                           | `[espocrm] url`                           | required¹          |
+//! | ESPOCRM_API_KEY                       | `[espocrm] api_key`                       | required¹          |
+//! | ESPOCRM_TIMEOUT_SECS                  | `[espocrm] timeout_secs`                  | 30 (1–3600)        |
+//! | ESPOCRM_TLS_VERIFY                    | `[espocrm] tls_verify`                    | true               |
+//! | ESPOCRM_EMAIL_FROM                    | `[espocrm] email_from`                    | none               |
+//! | SERVER_MAX_LIMIT                      | `[server] max_limit`                      | 200 (1–200)        |
+//! | SERVER_METADATA_TTL_SECS              | `[server] metadata_ttl_secs`              | 300 (1–86400)      |
+//! | SERVER_RATE_LIMIT_REQUESTS_PER_SECOND | `[server] rate_limit_requests_per_second` | 10 (0–1000, 0=off) |
+//! | SERVER_RATE_LIMIT_BURST               | `[server] rate_limit_burst`               | 20 (1–1000)        |
+//! | SERVER_RATE_LIMIT_MAX_CONCURRENT      | `[server] rate_limit_max_concurrent`      | 5 (1–64)           |
+//! | SERVER_DELETE_CONFIRMATION_TTL_SECS   | `[server] delete_confirmation_ttl_secs`   | 300 (1–86400)      |
+//! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | .espomcp/prompts   |
+//! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
+//! | LOGGING_JSON                          | `[logging] json`                          | false              |
+//! | LOGGING_FILE                          | `[logging] file`                          | none (stderr only) |
+//!
+//! ¹ not in demo mode, where espomcp talks to its in-process sandbox.
+//!
+//! An environment variable set to the empty string counts as not set. Values are read leniently
+//! (`ESPOCRM_TIMEOUT_SECS=30` and `timeout_secs = 30` alike; `true/false/yes/no/on/off/1/0` for
+//! switches) and checked strictly: every unusable value becomes one line that names the setting,
+//! as the user wrote it (the variable, or the key and the file), and says how to fix it. All such
+//! lines are reported at once, and none of them ever shows the API key.
+//!
+//! The environment is passed in ([`Environment`]) rather than read here, so tests give each load
+//! its own variables instead of changing the process's.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use espomcp_actors::{ApiKey, GatewayConfig, RateLimit, normalize_base_url};
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Num, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+
+/// The directory under `$XDG_CONFIG_HOME` (or `~/.config`) that holds `config.toml`.
+pub const CONFIG_DIR_NAME: &str = "espocrm-mcp";
+const CONFIG_FILE_NAME: &str = "config.toml";
+
+/// One setting: its environment variable and where it lives in the TOML file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub env: &'static str,
+    pub section: &'static str,
+    pub key: &'static str,
+}
+
+impl Setting {
+    const fn new(env: &'static str, section: &'static str, key: &'static str) -> Self {
+        Self { env, section, key }
+    }
+
+    fn path(self) -> String {
+        format!("{}.{}", self.section, self.key)
+    }
+}
+
+const URL: Setting = Setting::new("ESPOCRM_URL", "espocrm", "url");
+const API_KEY: Setting = Setting::new("ESPOCRM_API_KEY", "espocrm", "api_key");
+const TIMEOUT: Setting = Setting::new("ESPOCRM_TIMEOUT_SECS", "espocrm", "timeout_secs");
+const TLS_VERIFY: Setting = Setting::new("ESPOCRM_TLS_VERIFY", "espocrm", "tls_verify");
+const EMAIL_FROM: Setting = Setting::new("ESPOCRM_EMAIL_FROM", "espocrm", "email_from");
+const MAX_LIMIT: Setting = Setting::new("SERVER_MAX_LIMIT", "server", "max_limit");
+const METADATA_TTL: Setting =
+    Setting::new("SERVER_METADATA_TTL_SECS", "server", "metadata_ttl_secs");
+const RATE_PER_SECOND: Setting = Setting::new(
+    "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
+    "server",
+    "rate_limit_requests_per_second",
+);
+const RATE_BURST: Setting = Setting::new("SERVER_RATE_LIMIT_BURST", "server", "rate_limit_burst");
+const MAX_CONCURRENT: Setting = Setting::new(
+    "SERVER_RATE_LIMIT_MAX_CONCURRENT",
+    "server",
+    "rate_limit_max_concurrent",
+);
+const DELETE_TTL: Setting = Setting::new(
+    "SERVER_DELETE_CONFIRMATION_TTL_SECS",
+    "server",
+    "delete_confirmation_ttl_secs",
+);
+const PROMPTS_DIR: Setting = Setting::new("SERVER_PROMPTS_DIR", "server", "prompts_dir");
+const LOG_LEVEL: Setting = Setting::new("LOGGING_LEVEL", "logging", "level");
+const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
+const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
+
+/// Every setting espomcp reads, in the order of the table above.
+pub const SETTINGS: [Setting; 15] = [
+    URL,
+    API_KEY,
+    TIMEOUT,
+    TLS_VERIFY,
+    EMAIL_FROM,
+    MAX_LIMIT,
+    METADATA_TTL,
+    RATE_PER_SECOND,
+    RATE_BURST,
+    MAX_CONCURRENT,
+    DELETE_TTL,
+    PROMPTS_DIR,
+    LOG_LEVEL,
+    LOG_JSON,
+    LOG_FILE,
+];
+
+/// EspoCRM answers 403 to a `maxSize` above 200.
+const ESPOCRM_MAX_PAGE: u64 = 200;
+
+/// The variables, besides the settings, that decide where the default config file is.
+const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+const HOME: &str = "HOME";
+
+/// Everything espomcp is configured with, checked.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Config {
+    pub espocrm: EspoCrmConfig,
+    pub server: ServerConfig,
+    pub logging: LoggingConfig,
+    /// Started with `--demo`: the in-process sandbox stands in for EspoCRM.
+    pub demo: bool,
+}
+
+/// How to reach EspoCRM.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct EspoCrmConfig {
+    /// The address EspoCRM is opened at, with or without `/api/v1`; an `http(s)` URL without
+    /// credentials, query or fragment. `None` only in demo mode.
+    pub url: Option<String>,
+    /// `None` only in demo mode. Its `Debug` never shows it.
+    pub api_key: Option<ApiKey>,
+    /// The whole of one request attempt.
+    pub timeout: Duration,
+    /// Off only for a test instance with a self-signed certificate.
+    pub tls_verify: bool,
+    /// The sender address of drafted emails; EspoCRM's default for the API user when `None`.
+    pub email_from: Option<String>,
+}
+
+/// Limits and lifetimes of the MCP server.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The most records one list call may ask for (1–200; EspoCRM refuses more).
+    pub max_limit: u32,
+    /// How long parsed metadata is trusted before it is fetched again.
+    pub metadata_ttl: Duration,
+    /// Requests to EspoCRM started per second, with a burst; `None` when set to 0.
+    pub rate_limit: Option<RateLimit>,
+    /// Requests to EspoCRM in flight at once.
+    pub max_concurrent: NonZeroUsize,
+    /// How long a delete preview can be confirmed.
+    pub delete_confirmation_ttl: Duration,
+    /// Where the prompt templates live; relative paths are relative to the working directory.
+    pub prompts_dir: PathBuf,
+}
+
+/// Where logs go and how much of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoggingConfig {
+    pub level: LogLevel,
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// A file that receives the logs too (appended to); stderr always does.
+    pub file: Option<PathBuf>,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            level: LogLevel::Info,
+            json: false,
+            file: None,
+        }
+    }
+}
+
+/// How much espomcp logs. At `Trace`, request and response bodies are logged, redacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub const ALL: [Self; 5] = [
+        Self::Trace,
+        Self::Debug,
+        Self::Info,
+        Self::Warn,
+        Self::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The environment variables a load reads: the process's, or a test's own.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+    /// Variables that are set in the process but are not valid UTF-8.
+    not_unicode: Vec<&'static str>,
+}
+
+impl Environment {
+    /// A snapshot of the process's variables that espomcp reads (and no others).
+    pub fn process() -> Self {
+        let mut environment = Self::default();
+        let names = SETTINGS
+            .iter()
+            .map(|setting| setting.env)
+            .chain([XDG_CONFIG_HOME, HOME]);
+        for name in names {
+            match std::env::var(name) {
+                Ok(value) => {
+                    environment.vars.insert(name.to_owned(), value);
+                }
+                Err(std::env::VarError::NotUnicode(_)) => environment.not_unicode.push(name),
+                Err(std::env::VarError::NotPresent) => {}
+            }
+        }
+        environment
+    }
+
+    /// The value, unless it is unset or empty (which count the same).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Environment {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+            not_unicode: Vec::new(),
+        }
+    }
+}
+
+/// Lists the names only: the values include the API key.
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment")
+            .field("names", &self.vars.keys().collect::<Vec<_>>())
+            .field("not_unicode", &self.not_unicode)
+            .finish()
+    }
+}
+
+/// What [`Config::load`] needs from the command line and the process.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--config PATH`: this file must exist. Without it, the default file is read if it exists.
+    pub config_path: Option<PathBuf>,
+    /// `--demo`: EspoCRM's URL and API key are not required.
+    pub demo: bool,
+    pub env: Environment,
+}
+
+impl LoadOptions {
+    /// The options of a real run: the process's environment.
+    pub fn from_process(config_path: Option<PathBuf>, demo: bool) -> Self {
+        Self {
+            config_path,
+            demo,
+            env: Environment::process(),
+        }
+    }
+}
+
+/// A loaded configuration and what the user should hear about it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Loaded {
+    pub config: Config,
+    /// Things that work but probably should not be so: a config file others can read, a key in
+    /// the file that espomcp does not know (a typo?). One line each.
+    pub warnings: Vec<String>,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Why espomcp cannot start with this configuration. Displayed as one line per problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `--config` named a file that is not there.
+    #[error("config file {} does not exist: check the --config path", .path.display())]
+    FileNotFound { path: PathBuf },
+
+    /// The file is there but cannot be read or is not TOML.
+    #[error("config file {} {message}", .path.display())]
+    File { path: PathBuf, message: String },
+
+    /// One or more settings are missing or unusable.
+    #[error("{}", lines(.problems))]
+    Invalid { problems: Vec<Problem> },
+}
+
+fn lines(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One unusable setting, as one line that names it and says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The setting's environment variable, whichever layer the bad value came from.
+    pub setting: &'static str,
+    line: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+impl Config {
+    /// Reads the defaults, the file and the environment, and checks the result.
+    pub fn load(options: LoadOptions) -> Result<Loaded, ConfigError> {
+        let LoadOptions {
+            config_path,
+            demo,
+            env,
+        } = options;
+        let mut warnings = Vec::new();
+
+        let config_file = match config_path {
+            Some(path) if !path.exists() => return Err(ConfigError::FileNotFound { path }),
+            Some(path) => Some(path),
+            None => default_config_path(&env).filter(|path| path.exists()),
+        };
+
+        let mut figment = Figment::from(Defaults);
+        if let Some(path) = &config_file {
+            let file = ConfigFile::read(path)?;
+            warnings.extend(unknown_keys(path, &file.dict));
+            warnings.extend(permission_warning(path));
+            figment = figment.merge(file);
+        }
+        figment = figment.merge(EnvProvider(&env));
+
+        let mut reader = Reader {
+            figment: &figment,
+            file: config_file.as_deref(),
+            problems: env
+                .not_unicode
+                .iter()
+                .map(|name| Problem {
+                    setting: name,
+                    line: format!("{name} is not valid UTF-8: set it to plain text"),
+                })
+                .collect(),
+        };
+        let config = reader.config(demo);
+        match config {
+            Some(config) if reader.problems.is_empty() => Ok(Loaded {
+                config,
+                warnings,
+                config_file,
+            }),
+            _ => Err(ConfigError::Invalid {
+                problems: reader.problems,
+            }),
+        }
+    }
+
+    /// The gateway's configuration for the configured EspoCRM; `None` in demo mode without one.
+    pub fn gateway_config(&self) -> Option<GatewayConfig> {
+        let url = self.espocrm.url.clone()?;
+        let api_key = self.espocrm.api_key.clone()?;
+        Some(self.gateway_config_for(url, api_key))
+    }
+
+    /// The gateway's configuration for another EspoCRM (the demo sandbox), with this
+    /// configuration's limits and timeouts.
+    pub fn gateway_config_for(
+        &self,
+        base_url: impl Into<String>,
+        api_key: ApiKey,
+    ) -> GatewayConfig {
+        let mut gateway = GatewayConfig::new(base_url, api_key);
+        gateway.max_concurrent = self.server.max_concurrent;
+        gateway.rate_limit = self.server.rate_limit;
+        gateway.request_timeout = self.espocrm.timeout;
+        gateway.connect_timeout = gateway.connect_timeout.min(self.espocrm.timeout);
+        gateway.verify_tls = self.espocrm.tls_verify;
+        // Every attempt may take the whole timeout; leave room for the queue and the backoff.
+        let attempts = gateway.retry.max_attempts.get();
+        let worst_case = self.espocrm.timeout.saturating_mul(attempts) + Duration::from_secs(30);
+        gateway.reply_timeout = gateway.reply_timeout.max(worst_case);
+        gateway
+    }
+}
+
+/// A summary for `espomcp check` and for logs: every setting, the API key only as set or not.
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let or_none = |value: Option<String>| value.unwrap_or_else(|| "(none)".to_owned());
+        let rate = match self.server.rate_limit {
+            Some(limit) => format!("{}/s, burst {}", limit.per_second, limit.burst),
+            None => "off".to_owned(),
+        };
+        let key = if self.espocrm.api_key.is_some() {
+            "set (hidden)"
+        } else {
+            "(none)"
+        };
+        writeln!(f, "demo mode:            {}", self.demo)?;
+        writeln!(
+            f,
+            "EspoCRM URL:          {}",
+            or_none(self.espocrm.url.clone())
+        )?;
+        writeln!(f, "API key:              {key}")?;
+        writeln!(
+            f,
+            "request timeout:      {} s",
+            self.espocrm.timeout.as_secs()
+        )?;
+        writeln!(f, "TLS verification:     {}", self.espocrm.tls_verify)?;
+        writeln!(
+            f,
+            "email sender:         {}",
+            or_none(self.espocrm.email_from.clone())
+        )?;
+        writeln!(f, "max records per list: {}", self.server.max_limit)?;
+        writeln!(
+            f,
+            "metadata kept for:    {} s",
+            self.server.metadata_ttl.as_secs()
+        )?;
+        writeln!(f, "rate limit:           {rate}")?;
+        writeln!(f, "requests in flight:   {}", self.server.max_concurrent)?;
+        writeln!(
+            f,
+            "delete preview valid: {} s",
+            self.server.delete_confirmation_ttl.as_secs()
+        )?;
+        writeln!(
+            f,
+            "prompts directory:    {}",
+            self.server.prompts_dir.display()
+        )?;
+        writeln!(f, "log level:            {}", self.logging.level)?;
+        writeln!(f, "JSON logs:            {}", self.logging.json)?;
+        write!(
+            f,
+            "log file:             {}",
+            or_none(
+                self.logging
+                    .file
+                    .as_ref()
+                    .map(|path| path.display().to_string())
+            )
+        )
+    }
+}
+
+/// `$XDG_CONFIG_HOME/espocrm-mcp/config.toml`, else `$HOME/.config/espocrm-mcp/config.toml`.
+/// A relative `XDG_CONFIG_HOME` is ignored, as the XDG specification says.
+pub fn default_config_path(env: &Environment) -> Option<PathBuf> {
+    let config_home = env
+        .get(XDG_CONFIG_HOME)
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| env.get(HOME).map(|home| Path::new(home).join(".config")))?;
+    Some(config_home.join(CONFIG_DIR_NAME).join(CONFIG_FILE_NAME))
+}
+
+/// The built-in defaults, as figment's lowest layer.
+struct Defaults;
+
+impl Provider for Defaults {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("built-in defaults")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let defaults: [(Setting, Value); 11] = [
+            (TIMEOUT, 30u64.into()),
+            (TLS_VERIFY, true.into()),
+            (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
+            (METADATA_TTL, 300u64.into()),
+            (RATE_PER_SECOND, 10u64.into()),
+            (RATE_BURST, 20u64.into()),
+            (MAX_CONCURRENT, 5u64.into()),
+            (DELETE_TTL, 300u64.into()),
+            (PROMPTS_DIR, ".espomcp/prompts".into()),
+            (LOG_LEVEL, "info".into()),
+            (LOG_JSON, false.into()),
+        ];
+        Ok(Profile::Default.collect(nest(defaults)))
+    }
+}
+
+/// The TOML file, as figment's middle layer, read and parsed once.
+struct ConfigFile {
+    path: PathBuf,
+    dict: Dict,
+}
+
+impl ConfigFile {
+    fn read(path: &Path) -> Result<Self, ConfigError> {
+        let failed = |message: String| ConfigError::File {
+            path: path.to_owned(),
+            message,
+        };
+        let contents = std::fs::read_to_string(path)
+            .map_err(|error| failed(format!("cannot be read: {error}")))?;
+        let mut data = Toml::string(&contents)
+            .data()
+            .map_err(|error| failed(format!("is not valid TOML: {}", toml_error(&error))))?;
+        Ok(Self {
+            path: path.to_owned(),
+            dict: data.remove(&Profile::Default).unwrap_or_default(),
+        })
+    }
+}
+
+impl Provider for ConfigFile {
+    fn metadata(&self) -> Metadata {
+        Metadata::from("config file", self.path.as_path())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// toml's error spans lines and quotes the offending line, which may hold the API key: keep
+/// the position and the explanation, on one line, and drop the quote.
+fn toml_error(error: &figment::Error) -> String {
+    let message = error.to_string();
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            let quoted = line.starts_with('|')
+                || line
+                    .split_once('|')
+                    .is_some_and(|(number, _)| number.trim().parse::<u64>().is_ok());
+            !line.is_empty() && !quoted
+        })
+        .collect();
+    let joined = lines.join("; ");
+    match joined.strip_prefix("TOML parse error at ") {
+        Some(rest) => rest.replacen(';', ":", 1),
+        None => joined,
+    }
+}
+
+/// The environment, as figment's top layer: each variable is put at its TOML path.
+struct EnvProvider<'a>(&'a Environment);
+
+impl Provider for EnvProvider<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let values = SETTINGS.iter().filter_map(|setting| {
+            let value = self.0.get(setting.env)?;
+            Some((*setting, Value::from(value)))
+        });
+        Ok(Profile::Default.collect(nest(values)))
+    }
+}
+
+/// `[(espocrm.url, v)]` → `{espocrm: {url: v}}`.
+fn nest(values: impl IntoIterator<Item = (Setting, Value)>) -> Dict {
+    let mut sections: BTreeMap<&str, Dict> = BTreeMap::new();
+    for (setting, value) in values {
+        sections
+            .entry(setting.section)
+            .or_default()
+            .insert(setting.key.to_owned(), value);
+    }
+    sections
+        .into_iter()
+        .map(|(section, keys)| (section.to_owned(), Value::from(keys)))
+        .collect()
+}
+
+/// Keys of the file that espomcp does not read: probably typos, so the user hears of them.
+fn unknown_keys(path: &Path, dict: &Dict) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (section, value) in dict {
+        let known: Vec<&Setting> = SETTINGS
+            .iter()
+            .filter(|setting| setting.section == section)
+            .collect();
+        if known.is_empty() {
+            let hint = SETTINGS
+                .iter()
+                .find(|setting| setting.key == section)
+                .map(|setting| format!(": did you mean `{}` under [{}]?", section, setting.section))
+                .unwrap_or_default();
+            warnings.push(format!(
+                "config file {} has an unknown setting `{section}`, which is ignored{hint}",
+                path.display()
+            ));
+            continue;
+        }
+        let Value::Dict(_, keys) = value else {
+            warnings.push(format!(
+                "config file {}: `{section}` must be a section ([{section}]); it is ignored",
+                path.display()
+            ));
+            continue;
+        };
+        for key in keys.keys() {
+            if !known.iter().any(|setting| setting.key == key) {
+                let names: Vec<&str> = known.iter().map(|setting| setting.key).collect();
+                warnings.push(format!(
+                    "config file {} has an unknown setting `{key}` in [{section}], which is \
+                     ignored: the settings of [{section}] are {}",
+                    path.display(),
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+/// The file may hold the API key, so only its owner should be able to read it.
+#[cfg(unix)]
+fn permission_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        let path = path.display();
+        format!(
+            "config file {path} is readable by other users; it may hold the API key: \
+             chmod 600 {path}"
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn permission_warning(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Which layer a value came from, so a problem names the setting as the user wrote it.
+enum Origin {
+    Defaults,
+    File,
+    Environment,
+}
+
+/// Reads each setting from the merged layers and collects what is wrong with them.
+struct Reader<'a> {
+    figment: &'a Figment,
+    file: Option<&'a Path>,
+    problems: Vec<Problem>,
+}
+
+/// A value as found, with the name the user knows its setting by.
+struct Found {
+    value: Value,
+    label: String,
+}
+
+impl Reader<'_> {
+    fn config(&mut self, demo: bool) -> Option<Config> {
+        let url = self.url(demo);
+        let api_key = self.api_key(demo);
+        let timeout = self.whole(TIMEOUT, 1..=3600, Unit::Seconds);
+        let tls_verify = self.switch(TLS_VERIFY);
+        let email_from = self.email(EMAIL_FROM);
+        let max_limit = self.whole(MAX_LIMIT, 1..=ESPOCRM_MAX_PAGE, Unit::Count);
+        let metadata_ttl = self.whole(METADATA_TTL, 1..=86_400, Unit::Seconds);
+        let per_second = self.whole(RATE_PER_SECOND, 0..=1000, Unit::ZeroIsOff);
+        let burst = self.whole(RATE_BURST, 1..=1000, Unit::Count);
+        let max_concurrent = self.whole(MAX_CONCURRENT, 1..=64, Unit::Count);
+        let delete_ttl = self.whole(DELETE_TTL, 1..=86_400, Unit::Seconds);
+        let prompts_dir = self.path(PROMPTS_DIR);
+        let level = self.level(LOG_LEVEL);
+        let json = self.switch(LOG_JSON);
+        let log_file = self.path(LOG_FILE);
+
+        let rate_limit = match (per_second?, burst?) {
+            (0, _) => None,
+            (per_second, burst) => Some(
+                RateLimit::per_second(NonZeroU32::new(u32::try_from(per_second).ok()?)?)
+                    .with_burst(NonZeroU32::new(u32::try_from(burst).ok()?)?),
+            ),
+        };
+        Some(Config {
+            espocrm: EspoCrmConfig {
+                url: url?,
+                api_key: api_key?,
+                timeout: Duration::from_secs(timeout?),
+                tls_verify: tls_verify?,
+                email_from: email_from?,
+            },
+            server: ServerConfig {
+                max_limit: u32::try_from(max_limit?).ok()?,
+                metadata_ttl: Duration::from_secs(metadata_ttl?),
+                rate_limit,
+                max_concurrent: NonZeroUsize::new(usize::try_from(max_concurrent?).ok()?)?,
+                delete_confirmation_ttl: Duration::from_secs(delete_ttl?),
+                // The default keeps this set; an empty value from a layer counts as not set.
+                prompts_dir: prompts_dir?.unwrap_or_else(|| PathBuf::from(".espomcp/prompts")),
+            },
+            logging: LoggingConfig {
+                level: level?,
+                json: json?,
+                file: log_file?,
+            },
+            demo,
+        })
+    }
+
+    /// The value of the highest layer that sets it, or `None` when no layer does.
+    fn find(&self, setting: Setting) -> Option<Found> {
+        let path = setting.path();
+        let value = self.figment.find_value(&path).ok()?;
+        let origin = match self.figment.find_metadata(&path) {
+            Some(metadata) if metadata.source.is_some() => Origin::File,
+            Some(metadata) if metadata.name == "built-in defaults" => Origin::Defaults,
+            _ => Origin::Environment,
+        };
+        let label = match (origin, self.file) {
+            (Origin::File, Some(file)) => {
+                format!(
+                    "`{}` in [{}] of {}",
+                    setting.key,
+                    setting.section,
+                    file.display()
+                )
+            }
+            (Origin::Defaults | Origin::Environment | Origin::File, _) => setting.env.to_owned(),
+        };
+        Some(Found { value, label })
+    }
+
+    fn problem(&mut self, setting: Setting, line: String) {
+        self.problems.push(Problem {
+            setting: setting.env,
+            line,
+        });
+    }
+
+    /// Text, trimmed; `Ok(None)` when unset or empty. `None` after recording a problem.
+    fn text(&mut self, setting: Setting, expected: &str) -> Option<Option<(String, String)>> {
+        let Some(found) = self.find(setting) else {
+            return Some(None);
+        };
+        match &found.value {
+            Value::String(_, text) if text.trim().is_empty() => Some(None),
+            Value::String(_, text) => Some(Some((text.trim().to_owned(), found.label))),
+            other => {
+                let line = format!("{} must be {expected} (got {})", found.label, shown(other));
+                self.problem(setting, line);
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, demo: bool) -> Option<Option<String>> {
+        let Some((url, label)) = self.text(URL, "an address in quotes")? else {
+            if !demo {
+                self.problem(
+                    URL,
+                    "ESPOCRM_URL is not set: set it to your EspoCRM address, \
+                     e.g. https://crm.example.com"
+                        .to_owned(),
+                );
+            }
+            return Some(None);
+        };
+        match normalize_base_url(&url) {
+            Ok(_) => Some(Some(url)),
+            Err(_) => {
+                let line = format!(
+                    "{label} {:?} is not an http(s) URL: write the address you open EspoCRM at, \
+                     e.g. https://crm.example.com (no user name, password, query or fragment)",
+                    without_password(&url)
+                );
+                self.problem(URL, line);
+                None
+            }
+        }
+    }
+
+    /// Never shows the value: not in a problem, not in a log.
+    fn api_key(&mut self, demo: bool) -> Option<Option<ApiKey>> {
+        let Some(found) = self.find(API_KEY) else {
+            return self.missing_api_key(demo);
+        };
+        let key = match &found.value {
+            Value::String(_, key) => key.trim(),
+            _ => {
+                let line = format!("{} must be text in quotes", found.label);
+                self.problem(API_KEY, line);
+                return None;
+            }
+        };
+        if key.is_empty() {
+            return self.missing_api_key(demo);
+        }
+        if !key.bytes().all(|byte| byte.is_ascii_graphic()) {
+            let line = format!(
+                "{} contains spaces, control or non-ASCII characters, which cannot be sent in \
+                 an HTTP header: copy the key again from the API user's page in EspoCRM",
+                found.label
+            );
+            self.problem(API_KEY, line);
+            return None;
+        }
+        Some(Some(ApiKey::new(key)))
+    }
+
+    fn missing_api_key(&mut self, demo: bool) -> Option<Option<ApiKey>> {
+        if demo {
+            return Some(None);
+        }
+        self.problem(
+            API_KEY,
+            "ESPOCRM_API_KEY is not set: create an API user in EspoCRM (Administration > API \
+             Users) and set it to that user's API key"
+                .to_owned(),
+        );
+        None
+    }
+
+    fn email(&mut self, setting: Setting) -> Option<Option<String>> {
+        let Some((address, label)) = self.text(setting, "an email address in quotes")? else {
+            return Some(None);
+        };
+        if looks_like_email(&address) {
+            Some(Some(address))
+        } else {
+            let line = format!(
+                "{label} {address:?} is not an email address: use one like sales@example.com"
+            );
+            self.problem(setting, line);
+            None
+        }
+    }
+
+    fn path(&mut self, setting: Setting) -> Option<Option<PathBuf>> {
+        let found = self.text(setting, "a path in quotes")?;
+        Some(found.map(|(path, _)| PathBuf::from(path)))
+    }
+
+    fn whole(&mut self, setting: Setting, range: RangeInclusive<u64>, unit: Unit) -> Option<u64> {
+        let found = self.find(setting)?;
+        let number = match &found.value {
+            Value::Num(_, number) => integer(*number),
+            Value::String(_, text) => text.trim().parse::<i128>().ok(),
+            _ => None,
+        };
+        let Some(number) = number else {
+            let line = format!(
+                "{} must be a whole number{} (got {})",
+                found.label,
+                unit.of(),
+                shown(&found.value)
+            );
+            self.problem(setting, line);
+            return None;
+        };
+        match u64::try_from(number) {
+            Ok(number) if range.contains(&number) => Some(number),
+            _ => {
+                let line = format!(
+                    "{} must be between {}{} and {}{} (got {number})",
+                    found.label,
+                    range.start(),
+                    unit.after_min(),
+                    range.end(),
+                    unit.after_max()
+                );
+                self.problem(setting, line);
+                None
+            }
+        }
+    }
+
+    fn switch(&mut self, setting: Setting) -> Option<bool> {
+        let found = self.find(setting)?;
+        let switch = match &found.value {
+            Value::Bool(_, switch) => Some(*switch),
+            Value::String(_, text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Some(true),
+                "false" | "no" | "off" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        if switch.is_none() {
+            let line = format!(
+                "{} must be true or false (got {})",
+                found.label,
+                shown(&found.value)
+            );
+            self.problem(setting, line);
+        }
+        switch
+    }
+
+    fn level(&mut self, setting: Setting) -> Option<LogLevel> {
+        let found = self.find(setting)?;
+        let level = match &found.value {
+            Value::String(_, text) => LogLevel::parse(text.trim()),
+            _ => None,
+        };
+        if level.is_none() {
+            let names: Vec<&str> = LogLevel::ALL.iter().map(|level| level.as_str()).collect();
+            let line = format!(
+                "{} must be one of {} (got {})",
+                found.label,
+                names.join(", "),
+                shown(&found.value)
+            );
+            self.problem(setting, line);
+        }
+        level
+    }
+}
+
+/// How a number's bounds read in a problem.
+#[derive(Clone, Copy)]
+enum Unit {
+    Count,
+    Seconds,
+    ZeroIsOff,
+}
+
+impl Unit {
+    fn of(self) -> &'static str {
+        match self {
+            Self::Seconds => " of seconds",
+            Self::Count | Self::ZeroIsOff => "",
+        }
+    }
+
+    fn after_min(self) -> &'static str {
+        match self {
+            Self::ZeroIsOff => " (off)",
+            Self::Count | Self::Seconds => "",
+        }
+    }
+
+    fn after_max(self) -> &'static str {
+        match self {
+            Self::Seconds => " seconds",
+            Self::Count | Self::ZeroIsOff => "",
+        }
+    }
+}
+
+/// Any integer figment holds, signed or not.
+fn integer(number: Num) -> Option<i128> {
+    number
+        .to_i128()
+        .or_else(|| number.to_u128().and_then(|n| i128::try_from(n).ok()))
+}
+
+/// A value as it appears in a problem: text quoted, numbers and switches bare.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(_, text) => match text.trim().parse::<i128>() {
+            Ok(number) => number.to_string(),
+            Err(_) => format!("{text:?}"),
+        },
+        Value::Char(_, char) => format!("{:?}", char.to_string()),
+        Value::Bool(_, switch) => switch.to_string(),
+        Value::Num(_, number) => match (integer(*number), number.to_f64()) {
+            (Some(integer), _) => integer.to_string(),
+            (None, Some(float)) => float.to_string(),
+            (None, None) => "a number".to_owned(),
+        },
+        Value::Empty(..) => "nothing".to_owned(),
+        // How toml hands a date or time to serde.
+        Value::Dict(_, dict) if dict.keys().any(|key| key.contains("toml_private_datetime")) => {
+            "a date".to_owned()
+        }
+        Value::Dict(..) => "a table".to_owned(),
+        Value::Array(..) => "a list".to_owned(),
+    }
+}
+
+/// `https://user:pw@host` → `https://user:***@host`, so a rejected URL does not leak a password.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// `local@domain.tld`: enough to catch a name or a typo where an address was meant.
+fn looks_like_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !text.chars().any(char::is_whitespace)
+        && !domain.contains('@')
+        && domain
+            .split_once('.')
+            .is_some_and(|(host, rest)| !host.is_empty() && !rest.is_empty())
+        && !domain.ends_with('.')
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        pairs.iter().copied().collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        Config::load(LoadOptions {
+            config_path: None,
+            demo: false,
+            env: env(pairs),
+        })
+    }
+
+    fn required() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("ESPOCRM_URL", "https://crm.example.com"),
+            ("ESPOCRM_API_KEY", KEY),
+        ]
+    }
+
+    /// The lines of the error of loading `required()` plus `extra`.
+    fn problems_with(extra: &[(&str, &str)]) -> Vec<String> {
+        let mut pairs = required();
+        pairs.extend_from_slice(extra);
+        match load(&pairs) {
+            Ok(loaded) => panic!("expected a problem, loaded {:?}", loaded.config),
+            Err(ConfigError::Invalid { problems }) => {
+                problems.iter().map(ToString::to_string).collect()
+            }
+            Err(other) => panic!("expected problems, got {other}"),
+        }
+    }
+
+    fn config_file(contents: &str, mode: u32) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().expect("a temp file");
+        file.write_all(contents.as_bytes()).expect("written");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        file
+    }
+
+    fn load_file(file: &Path, pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        Config::load(LoadOptions {
+            config_path: Some(file.to_owned()),
+            demo: false,
+            env: env(pairs),
+        })
+    }
+
+    #[test]
+    fn should_use_the_defaults_when_only_the_required_settings_are_given() {
+        let loaded = load(&required()).expect("valid");
+        let config = loaded.config;
+        assert_eq!(
+            config.espocrm.url.as_deref(),
+            Some("https://crm.example.com")
+        );
+        assert_eq!(config.espocrm.api_key, Some(ApiKey::new(KEY)));
+        assert_eq!(config.espocrm.timeout, Duration::from_secs(30));
+        assert!(config.espocrm.tls_verify);
+        assert_eq!(config.espocrm.email_from, None);
+        assert_eq!(config.server.max_limit, 200);
+        assert_eq!(config.server.metadata_ttl, Duration::from_secs(300));
+        let limit = config.server.rate_limit.expect("on by default");
+        assert_eq!((limit.per_second.get(), limit.burst.get()), (10, 20));
+        assert_eq!(config.server.max_concurrent.get(), 5);
+        assert_eq!(
+            config.server.delete_confirmation_ttl,
+            Duration::from_secs(300)
+        );
+        assert_eq!(config.server.prompts_dir, PathBuf::from(".espomcp/prompts"));
+        assert_eq!(config.logging, LoggingConfig::default());
+        assert!(!config.demo);
+        assert!(loaded.warnings.is_empty());
+        assert_eq!(loaded.config_file, None);
+    }
+
+    #[test]
+    fn should_read_every_setting_from_the_environment() {
+        let loaded = load(&[
+            ("ESPOCRM_URL", "http://localhost:8080/api/v1/"),
+            ("ESPOCRM_API_KEY", KEY),
+            ("ESPOCRM_TIMEOUT_SECS", "12"),
+            ("ESPOCRM_TLS_VERIFY", "no"),
+            ("ESPOCRM_EMAIL_FROM", "sales@example.com"),
+            ("SERVER_MAX_LIMIT", "50"),
+            ("SERVER_METADATA_TTL_SECS", "60"),
+            ("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "0"),
+            ("SERVER_RATE_LIMIT_BURST", "3"),
+            ("SERVER_RATE_LIMIT_MAX_CONCURRENT", "2"),
+            ("SERVER_DELETE_CONFIRMATION_TTL_SECS", "45"),
+            ("SERVER_PROMPTS_DIR", "/srv/prompts"),
+            ("LOGGING_LEVEL", "TRACE"),
+            ("LOGGING_JSON", "true"),
+            ("LOGGING_FILE", "/var/log/espomcp.log"),
+        ])
+        .expect("valid");
+        let config = loaded.config;
+        assert_eq!(config.espocrm.timeout, Duration::from_secs(12));
+        assert!(!config.espocrm.tls_verify);
+        assert_eq!(
+            config.espocrm.email_from.as_deref(),
+            Some("sales@example.com")
+        );
+        assert_eq!(config.server.max_limit, 50);
+        assert_eq!(config.server.metadata_ttl, Duration::from_secs(60));
+        assert_eq!(config.server.rate_limit, None, "0 turns the limiter off");
+        assert_eq!(config.server.max_concurrent.get(), 2);
+        assert_eq!(
+            config.server.delete_confirmation_ttl,
+            Duration::from_secs(45)
+        );
+        assert_eq!(config.server.prompts_dir, PathBuf::from("/srv/prompts"));
+        assert_eq!(config.logging.level, LogLevel::Trace);
+        assert!(config.logging.json);
+        assert_eq!(
+            config.logging.file,
+            Some(PathBuf::from("/var/log/espomcp.log"))
+        );
+    }
+
+    #[test]
+    fn should_let_the_file_override_the_defaults_and_the_environment_override_the_file() {
+        let file = config_file(
+            &format!(
+                "[espocrm]\nurl = \"https://file.example.com\"\napi_key = \"{KEY}\"\n\
+                 timeout_secs = 60\n\n[server]\nmax_limit = 100\nmetadata_ttl_secs = 600\n\n\
+                 [logging]\nlevel = \"debug\"\n"
+            ),
+            0o600,
+        );
+        let loaded = load_file(
+            file.path(),
+            &[("ESPOCRM_TIMEOUT_SECS", "90"), ("SERVER_MAX_LIMIT", "150")],
+        )
+        .expect("valid");
+        let config = &loaded.config;
+        assert_eq!(
+            config.espocrm.url.as_deref(),
+            Some("https://file.example.com"),
+            "file over default"
+        );
+        assert_eq!(
+            config.espocrm.timeout,
+            Duration::from_secs(90),
+            "env over file"
+        );
+        assert_eq!(config.server.max_limit, 150, "env over file");
+        assert_eq!(config.server.metadata_ttl, Duration::from_secs(600), "file");
+        assert_eq!(config.logging.level, LogLevel::Debug, "file");
+        assert_eq!(config.server.max_concurrent.get(), 5, "default");
+        assert_eq!(loaded.config_file.as_deref(), Some(file.path()));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn should_treat_an_empty_variable_as_unset() {
+        let file = config_file(
+            &format!("[espocrm]\nurl = \"https://file.example.com\"\napi_key = \"{KEY}\"\n"),
+            0o600,
+        );
+        let loaded =
+            load_file(file.path(), &[("ESPOCRM_URL", ""), ("LOGGING_FILE", "")]).expect("valid");
+        assert_eq!(
+            loaded.config.espocrm.url.as_deref(),
+            Some("https://file.example.com")
+        );
+        assert_eq!(loaded.config.logging.file, None);
+    }
+
+    #[test]
+    fn should_read_the_default_file_under_xdg_config_home_then_home() {
+        let xdg = tempfile::tempdir().expect("a temp dir");
+        let home = tempfile::tempdir().expect("a temp dir");
+        for (root, url) in [
+            (xdg.path().to_owned(), "https://xdg.example.com"),
+            (home.path().join(".config"), "https://home.example.com"),
+        ] {
+            let dir = root.join(CONFIG_DIR_NAME);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            std::fs::write(
+                dir.join("config.toml"),
+                format!("[espocrm]\nurl = \"{url}\"\napi_key = \"{KEY}\"\n"),
+            )
+            .expect("written");
+        }
+        let home_path = home.path().to_str().expect("utf-8");
+        let xdg_path = xdg.path().to_str().expect("utf-8");
+
+        let both = load(&[("HOME", home_path), ("XDG_CONFIG_HOME", xdg_path)]).expect("valid");
+        assert_eq!(
+            both.config.espocrm.url.as_deref(),
+            Some("https://xdg.example.com")
+        );
+        let home_only =
+            load(&[("HOME", home_path), ("XDG_CONFIG_HOME", "relative/dir")]).expect("valid");
+        assert_eq!(
+            home_only.config.espocrm.url.as_deref(),
+            Some("https://home.example.com")
+        );
+    }
+
+    #[test]
+    fn should_accept_a_missing_default_file_but_not_a_missing_explicit_one() {
+        let empty = tempfile::tempdir().expect("a temp dir");
+        let home = empty.path().to_str().expect("utf-8");
+        let mut pairs = required();
+        pairs.push(("HOME", home));
+        assert!(load(&pairs).is_ok());
+
+        let missing = empty.path().join("nope.toml");
+        let error = load_file(&missing, &required()).expect_err("missing");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "config file {} does not exist: check the --config path",
+                missing.display()
+            )
+        );
+    }
+
+    #[test]
+    fn should_report_a_file_that_is_not_toml_in_one_line_without_quoting_it() {
+        let file = config_file(&format!("[espocrm]\napi_key = {KEY}\n"), 0o600);
+        let error = load_file(file.path(), &required()).expect_err("not TOML");
+        let message = error.to_string();
+        assert!(matches!(error, ConfigError::File { .. }), "{message}");
+        assert!(
+            message.starts_with(&format!(
+                "config file {} is not valid TOML: line 2, column ",
+                file.path().display()
+            )),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+        assert!(!message.contains(KEY), "{message}");
+    }
+
+    #[test]
+    fn should_report_a_config_path_that_cannot_be_read() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let error = load_file(dir.path(), &required()).expect_err("a directory");
+        assert!(
+            error.to_string().starts_with(&format!(
+                "config file {} cannot be read: ",
+                dir.path().display()
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn should_warn_about_unknown_keys_in_the_file() {
+        let file = config_file(
+            &format!(
+                "url = \"x\"\n[espocrm]\nurl = \"https://crm.example.com\"\napi_key = \"{KEY}\"\n\
+                 [server]\nmax_limt = 5\n"
+            ),
+            0o600,
+        );
+        let warnings = load_file(file.path(), &[]).expect("valid").warnings;
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("`max_limt` in [server]"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].contains("did you mean `url` under [espocrm]?"),
+            "{warnings:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn should_warn_when_others_can_read_the_config_file() {
+        let contents =
+            format!("[espocrm]\nurl = \"https://crm.example.com\"\napi_key = \"{KEY}\"\n");
+        let shared = config_file(&contents, 0o644);
+        let warnings = load_file(shared.path(), &[]).expect("valid").warnings;
+        let path = shared.path().display();
+        assert_eq!(
+            warnings,
+            vec![format!(
+                "config file {path} is readable by other users; it may hold the API key: \
+                 chmod 600 {path}"
+            )]
+        );
+
+        let private = config_file(&contents, 0o600);
+        assert!(
+            load_file(private.path(), &[])
+                .expect("valid")
+                .warnings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn should_name_the_setting_and_the_fix_for_each_invalid_value() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "ESPOCRM_URL",
+                "ftp://x",
+                "ESPOCRM_URL \"ftp://x\" is not an http(s) URL: ",
+            ),
+            (
+                "ESPOCRM_URL",
+                "crm.example.com",
+                "ESPOCRM_URL \"crm.example.com\" is not an http(s) URL: ",
+            ),
+            (
+                "ESPOCRM_API_KEY",
+                "abc def",
+                "ESPOCRM_API_KEY contains spaces, control or non-ASCII characters",
+            ),
+            (
+                "ESPOCRM_TIMEOUT_SECS",
+                "abc",
+                "ESPOCRM_TIMEOUT_SECS must be a whole number of seconds (got \"abc\")",
+            ),
+            (
+                "ESPOCRM_TIMEOUT_SECS",
+                "0",
+                "ESPOCRM_TIMEOUT_SECS must be between 1 and 3600 seconds (got 0)",
+            ),
+            (
+                "ESPOCRM_TLS_VERIFY",
+                "maybe",
+                "ESPOCRM_TLS_VERIFY must be true or false (got \"maybe\")",
+            ),
+            (
+                "ESPOCRM_EMAIL_FROM",
+                "Sales Team",
+                "ESPOCRM_EMAIL_FROM \"Sales Team\" is not an email address: use one like \
+                 sales@example.com",
+            ),
+            (
+                "SERVER_MAX_LIMIT",
+                "500",
+                "SERVER_MAX_LIMIT must be between 1 and 200 (got 500)",
+            ),
+            (
+                "SERVER_MAX_LIMIT",
+                "-1",
+                "SERVER_MAX_LIMIT must be between 1 and 200 (got -1)",
+            ),
+            (
+                "SERVER_METADATA_TTL_SECS",
+                "1.5",
+                "SERVER_METADATA_TTL_SECS must be a whole number of seconds (got \"1.5\")",
+            ),
+            (
+                "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
+                "5000",
+                "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND must be between 0 (off) and 1000 \
+                 (got 5000)",
+            ),
+            (
+                "SERVER_RATE_LIMIT_BURST",
+                "0",
+                "SERVER_RATE_LIMIT_BURST must be between 1 and 1000 (got 0)",
+            ),
+            (
+                "SERVER_RATE_LIMIT_MAX_CONCURRENT",
+                "many",
+                "SERVER_RATE_LIMIT_MAX_CONCURRENT must be a whole number (got \"many\")",
+            ),
+            (
+                "SERVER_DELETE_CONFIRMATION_TTL_SECS",
+                "100000",
+                "SERVER_DELETE_CONFIRMATION_TTL_SECS must be between 1 and 86400 seconds \
+                 (got 100000)",
+            ),
+            (
+                "LOGGING_LEVEL",
+                "loud",
+                "LOGGING_LEVEL must be one of trace, debug, info, warn, error (got \"loud\")",
+            ),
+            (
+                "LOGGING_JSON",
+                "2",
+                "LOGGING_JSON must be true or false (got 2)",
+            ),
+        ];
+        for &(name, value, expected) in cases {
+            let problems = problems_with(&[(name, value)]);
+            assert_eq!(problems.len(), 1, "{name}={value}: {problems:?}");
+            assert!(
+                problems[0].starts_with(expected),
+                "{name}={value}: {:?} does not start with {expected:?}",
+                problems[0]
+            );
+            assert!(!problems[0].contains('\n'));
+        }
+    }
+
+    #[test]
+    fn should_say_how_to_set_the_url_and_the_key_when_missing() {
+        let Err(error) = load(&[]) else {
+            panic!("loaded without URL and key");
+        };
+        assert_eq!(
+            error.to_string(),
+            "ESPOCRM_URL is not set: set it to your EspoCRM address, e.g. \
+             https://crm.example.com\n\
+             ESPOCRM_API_KEY is not set: create an API user in EspoCRM (Administration > API \
+             Users) and set it to that user's API key"
+        );
+        let ConfigError::Invalid { problems } = error else {
+            panic!("not a problem list");
+        };
+        let settings: Vec<&str> = problems.iter().map(|problem| problem.setting).collect();
+        assert_eq!(settings, ["ESPOCRM_URL", "ESPOCRM_API_KEY"]);
+    }
+
+    #[test]
+    fn should_report_every_problem_at_once() {
+        let problems = problems_with(&[("SERVER_MAX_LIMIT", "0"), ("LOGGING_LEVEL", "loud")]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn should_describe_toml_values_as_written() {
+        let file = config_file(
+            "[espocrm]\nurl = 5\ntimeout_secs = 1.5\n[server]\nmax_limit = 2020-01-01\n\
+             prompts_dir = []\n",
+            0o600,
+        );
+        let only_key = [("ESPOCRM_API_KEY", KEY)];
+        let Err(ConfigError::Invalid { problems }) = load_file(file.path(), &only_key) else {
+            panic!("expected problems");
+        };
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let path = file.path().display();
+        assert_eq!(
+            lines,
+            [
+                format!("`url` in [espocrm] of {path} must be an address in quotes (got 5)"),
+                format!(
+                    "`timeout_secs` in [espocrm] of {path} must be a whole number of seconds \
+                     (got 1.5)"
+                ),
+                format!("`max_limit` in [server] of {path} must be a whole number (got a date)"),
+                format!(
+                    "`prompts_dir` in [server] of {path} must be a path in quotes (got a list)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn should_name_the_file_and_key_when_the_bad_value_came_from_the_file() {
+        let file = config_file("[espocrm]\ntimeout_secs = \"abc\"\n", 0o600);
+        let Err(ConfigError::Invalid { problems }) = load_file(file.path(), &required()) else {
+            panic!("expected problems");
+        };
+        assert_eq!(
+            problems[0].to_string(),
+            format!(
+                "`timeout_secs` in [espocrm] of {} must be a whole number of seconds \
+                 (got \"abc\")",
+                file.path().display()
+            )
+        );
+        assert_eq!(problems[0].setting, "ESPOCRM_TIMEOUT_SECS");
+    }
+
+    #[test]
+    fn should_never_show_the_api_key_in_debug_display_or_problems() {
+        let loaded = load(&required()).expect("valid");
+        let options = LoadOptions {
+            config_path: None,
+            demo: false,
+            env: env(&required()),
+        };
+        let shown = [
+            format!("{:?}", loaded.config),
+            format!("{:#?}", loaded.config),
+            format!("{}", loaded.config),
+            format!("{loaded:?}"),
+            format!("{options:?}"),
+            format!("{:?}", loaded.config.gateway_config()),
+        ];
+        for text in shown {
+            assert!(!text.contains(KEY), "{text}");
+        }
+        // A key that is refused is not echoed either.
+        let bad_key = "s3cret key";
+        let problems = problems_with(&[("ESPOCRM_API_KEY", bad_key)]);
+        assert!(!problems[0].contains("s3cret"), "{problems:?}");
+    }
+
+    #[test]
+    fn should_not_show_the_password_of_a_refused_url() {
+        let problems = problems_with(&[("ESPOCRM_URL", "https://admin:hunter2@crm.example.com")]);
+        assert!(!problems[0].contains("hunter2"), "{problems:?}");
+        assert!(
+            problems[0].contains("admin:***@crm.example.com"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn should_load_in_demo_mode_without_url_and_key() {
+        let loaded = Config::load(LoadOptions {
+            config_path: None,
+            demo: true,
+            env: Environment::default(),
+        })
+        .expect("valid in demo mode");
+        assert!(loaded.config.demo);
+        assert_eq!(loaded.config.espocrm.url, None);
+        assert_eq!(loaded.config.espocrm.api_key, None);
+        assert!(loaded.config.gateway_config().is_none());
+
+        let gateway = loaded
+            .config
+            .gateway_config_for("http://127.0.0.1:9", ApiKey::new("demo"));
+        assert_eq!(gateway.base_url, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn should_still_check_the_other_settings_in_demo_mode() {
+        let error = Config::load(LoadOptions {
+            config_path: None,
+            demo: true,
+            env: env(&[("SERVER_MAX_LIMIT", "500")]),
+        })
+        .expect_err("invalid");
+        assert_eq!(
+            error.to_string(),
+            "SERVER_MAX_LIMIT must be between 1 and 200 (got 500)"
+        );
+    }
+
+    #[test]
+    fn should_give_the_gateway_the_configured_limits() {
+        let loaded = load(&[
+            ("ESPOCRM_URL", "https://crm.example.com"),
+            ("ESPOCRM_API_KEY", KEY),
+            ("ESPOCRM_TIMEOUT_SECS", "100"),
+            ("ESPOCRM_TLS_VERIFY", "false"),
+            ("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "4"),
+            ("SERVER_RATE_LIMIT_BURST", "8"),
+            ("SERVER_RATE_LIMIT_MAX_CONCURRENT", "3"),
+        ])
+        .expect("valid");
+        let gateway = loaded.config.gateway_config().expect("URL and key are set");
+        assert_eq!(gateway.base_url, "https://crm.example.com");
+        assert_eq!(gateway.api_key, ApiKey::new(KEY));
+        assert_eq!(gateway.max_concurrent.get(), 3);
+        let limit = gateway.rate_limit.expect("on");
+        assert_eq!((limit.per_second.get(), limit.burst.get()), (4, 8));
+        assert_eq!(gateway.request_timeout, Duration::from_secs(100));
+        assert!(!gateway.verify_tls);
+        assert!(gateway.reply_timeout >= Duration::from_secs(300));
+
+        let off = load(&[
+            ("ESPOCRM_URL", "https://crm.example.com"),
+            ("ESPOCRM_API_KEY", KEY),
+            ("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "0"),
+        ])
+        .expect("valid");
+        let gateway = off.config.gateway_config().expect("URL and key are set");
+        assert_eq!(gateway.rate_limit, None);
+    }
+}
