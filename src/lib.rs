@@ -7,3 +7,5 @@
 //! `espocrm-sandbox` crate (sandbox/).
 
 pub mod cli;
+pub mod espo;
+pub mod validate;

@@ -1,0 +1,12 @@
+//! EspoCRM's wire model: how its fields become attributes.
+//!
+//! What is written here is what EspoCRM 8.4.2 was observed to do (API-NOTES §3, §4); the
+//! validators in [`crate::validate`] rely on it to refuse what EspoCRM would answer with a bare
+//! 500, a 400 that names no alternative, or a silent drop.
+//!
+//! # Layout
+//!
+//! - `attributes.rs` — field → attribute expansion (`account` → `accountId`, `accountName`) and
+//!   each attribute's [`AttributeKind`](attributes::AttributeKind).
+
+pub mod attributes;
