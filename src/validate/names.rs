@@ -236,6 +236,11 @@ impl Select {
     pub fn attributes(&self) -> &[String] {
         &self.0
     }
+
+    #[cfg(test)]
+    pub(crate) fn new_unchecked(attributes: Vec<String>) -> Self {
+        Self(attributes)
+    }
 }
 
 /// The attributes to select. A field known by its parts stands for all of them (`account` →
@@ -269,6 +274,11 @@ pub struct OrderBy(String);
 impl OrderBy {
     pub fn name(&self) -> &str {
         &self.0
+    }
+
+    #[cfg(test)]
+    pub(crate) fn new_unchecked(name: String) -> Self {
+        Self(name)
     }
 }
 

@@ -250,6 +250,12 @@ impl Where {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// For tests that decode an encoded query back into a tree.
+    #[cfg(test)]
+    pub(crate) fn new_unchecked(conditions: Vec<Condition>) -> Self {
+        Self(conditions)
+    }
 }
 
 /// The bounds of one where filter.
