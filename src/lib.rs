@@ -13,3 +13,5 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod telemetry;
+pub mod espo;
+pub mod validate;

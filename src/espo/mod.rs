@@ -1,0 +1,17 @@
+//! EspoCRM's wire model: how its fields become attributes, and how a validated list request
+//! becomes the PHP-style query pairs its REST API reads.
+//!
+//! What is written here is what EspoCRM 8.4.2 was observed to do (API-NOTES §3, §4); the
+//! validators in [`crate::validate`] rely on it to refuse what EspoCRM would answer with a bare
+//! 500, a 400 that names no alternative, or a silent drop.
+//!
+//! # Layout
+//!
+//! - `attributes.rs` — field → attribute expansion (`account` → `accountId`, `accountName`) and
+//!   each attribute's [`AttributeKind`](attributes::AttributeKind).
+//! - `query.rs` — [`ListQuery`](query::ListQuery): `where[i][…]`, `select`, `orderBy`, `order`,
+//!   `maxSize`, `offset`, `textFilter` as raw pairs for
+//!   [`EspoRequest::query`](espomcp_actors::EspoRequest).
+
+pub mod attributes;
+pub mod query;

@@ -1,0 +1,26 @@
+//! Pure validators: everything a tool call names or asks for is checked here, against the
+//! schema where there is one, before it can become an EspoCRM request.
+//!
+//! Nothing in this module does I/O or holds state: each validator takes the caller's value (and
+//! the [`Schema`](espomcp_actors::Schema) or [`EntityType`](espomcp_actors::EntityType) it is
+//! checked against) and returns either the validated value, spelled as EspoCRM spells it, or a
+//! [`ValidationError`] that names the offending part and says what would have been accepted.
+//!
+//! # Layout
+//!
+//! - `error.rs` — [`ValidationError`]: the refusals, their stable codes, messages and
+//!   suggestions.
+//! - `names.rs` — entity types, fields and attributes, links, ids, `limit`/`offset`, `select`,
+//!   `orderBy`/`order`.
+//! - `where_clause.rs` — the `where` filter: the caller's conditions in, a validated
+//!   [`Where`](where_clause::Where) tree out.
+//! - `suggest.rs` — close matches for misspelt names.
+
+pub mod error;
+pub mod names;
+mod suggest;
+#[cfg(test)]
+pub(crate) mod test_schema;
+pub mod where_clause;
+
+pub use error::ValidationError;
