@@ -578,6 +578,16 @@ impl<'a> ValidationFailure<'a> {
     }
 }
 
+impl From<crate::validate::ValidationError> for ToolError {
+    fn from(e: crate::validate::ValidationError) -> Self {
+        let code = ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == e.code())
+            .unwrap_or(ErrorCode::InvalidArgument);
+        ToolError::new(code, e.message(), e.suggestion(), false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

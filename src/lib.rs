@@ -9,9 +9,16 @@
 //! The in-memory EspoCRM used by the tests, the benchmarks and the demo is the
 //! `espocrm-sandbox` crate (sandbox/).
 
+// Tool errors carry the message, suggestion and details an agent acts on; they are returned
+// once per failed call, never in a loop, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod cli;
 pub mod config;
 pub mod error;
-pub mod telemetry;
 pub mod espo;
+pub mod runtime;
+pub mod server;
+pub mod telemetry;
+pub mod tools;
 pub mod validate;

@@ -31,13 +31,18 @@ pub struct EspoMcp {
 
 impl EspoMcp {
     pub fn new(ctx: ToolContext) -> EspoMcp {
-        EspoMcp { ctx: Arc::new(ctx), tool_router: Self::read_router() }
+        EspoMcp {
+            ctx: Arc::new(ctx),
+            tool_router: Self::read_router(),
+        }
     }
 
     /// Every tool, in the router's order (for `espomcp tools`).
     pub fn tools(&self) -> Vec<Tool> {
         let mut tools = self.tool_router.list_all();
-        tools.sort_by(|a, b| crate::tools::tool_order(&a.name).cmp(&crate::tools::tool_order(&b.name)));
+        tools.sort_by(|a, b| {
+            crate::tools::tool_order(&a.name).cmp(&crate::tools::tool_order(&b.name))
+        });
         tools
     }
 }
@@ -46,7 +51,10 @@ impl EspoMcp {
 impl ServerHandler for EspoMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(INSTRUCTIONS)
     }
 }

@@ -151,6 +151,19 @@ pub enum Action {
     Create,
 }
 
+impl Action {
+    /// The action's name in EspoCRM's ACL table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Stream => "stream",
+            Action::Edit => "edit",
+            Action::Delete => "delete",
+            Action::Create => "create",
+        }
+    }
+}
+
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal,)* }) => {
         $(#[$meta])*

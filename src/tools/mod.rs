@@ -56,7 +56,7 @@ impl IntoCallToolResult for ToolError {
 /// wrong type, missing required argument) is `INVALID_ARGUMENT` naming the problem.
 pub fn parse_args<T: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<T, ToolError> {
     serde_json::from_value(Value::Object(arguments))
-        .map_err(|e| ToolError::invalid_argument(format!("{tool}: {e}")))
+        .map_err(|e| ToolError::invalid_argument(tool, &e.to_string()))
 }
 
 /// The input schema of a parameter type, as rmcp derives it (field doc comments become
@@ -66,15 +66,27 @@ pub fn input_schema<T: schemars::JsonSchema + std::any::Any>() -> Arc<JsonObject
     rmcp::handler::server::common::schema_for_input::<T>().unwrap_or_else(|e| {
         let mut o = JsonObject::new();
         o.insert("type".into(), Value::String("object".into()));
-        o.insert("description".into(), Value::String(format!("schema error: {e}")));
+        o.insert(
+            "description".into(),
+            Value::String(format!("schema error: {e}")),
+        );
         Arc::new(o)
     })
 }
 
 /// The order tools are listed in: discover, then read, then write.
-pub const TOOL_ORDER: &[&str] = &["list_entity_types", "get_schema", "search", "get", "get_related"];
+pub const TOOL_ORDER: &[&str] = &[
+    "list_entity_types",
+    "get_schema",
+    "search",
+    "get",
+    "get_related",
+];
 
 /// A tool's place in [`TOOL_ORDER`] (unknown names last).
 pub fn tool_order(name: &str) -> usize {
-    TOOL_ORDER.iter().position(|n| *n == name).unwrap_or(TOOL_ORDER.len())
+    TOOL_ORDER
+        .iter()
+        .position(|n| *n == name)
+        .unwrap_or(TOOL_ORDER.len())
 }

@@ -30,7 +30,7 @@ use crate::validate::error::{ValidationError, excerpt};
 use crate::validate::names;
 
 /// One condition of a `where` filter, as the caller sends it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhereCondition {
     /// The field or attribute to test, exactly as EspoCRM names it: `name`, `stage`, `amount`,
