@@ -460,6 +460,7 @@ pub fn run(
                 None => AttributeSet::List,
             };
             let mut row = store.render(entity, id, set, viewer)?;
+            cut_long_texts(entity, &mut row);
             for (k, v) in extra(id) {
                 if select_attributes.as_ref().is_none_or(|s| {
                     s.contains(&k) || params.select.as_ref().is_some_and(|sel| sel.contains(&k))
@@ -574,4 +575,20 @@ fn bool_filters_match(
             .any(|u| u == viewer),
         _ => true,
     })
+}
+
+/// The longest text a list row carries (EspoCRM cuts text attributes in lists).
+pub const LIST_TEXT_MAX_CHARS: usize = 10_000;
+
+fn cut_long_texts(entity: &EntityDef, row: &mut Map<String, Value>) {
+    for (name, value) in row.iter_mut() {
+        let is_text = entity
+            .field(name)
+            .is_some_and(|f| matches!(f.kind.as_str(), "text" | "wysiwyg"));
+        if let (true, Value::String(s)) = (is_text, &mut *value)
+            && s.chars().count() > LIST_TEXT_MAX_CHARS
+        {
+            *s = s.chars().take(LIST_TEXT_MAX_CHARS).collect();
+        }
+    }
 }

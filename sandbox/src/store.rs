@@ -467,6 +467,12 @@ impl Store {
                 }
             }
         }
+        for (field, def) in &entity.fields {
+            // EspoCRM stores booleans as 0/1 columns: unset means false, never null.
+            if def.kind == "bool" && !values.contains_key(field) {
+                values.insert(field.clone(), json!(false));
+            }
+        }
         self.validate(entity, &values, true)?;
         self.check_relations_exist(entity, &values)?;
         let id = match attributes.get("id").and_then(Value::as_str) {
@@ -882,6 +888,13 @@ impl Store {
             let Some(foreign) = def.entity.as_deref() else {
                 continue;
             };
+            if foreign == "Role" {
+                // Roles live beside the records (see `Store::roles`).
+                if ids.iter().any(|i| !self.roles.contains_key(i)) {
+                    return Err(ApiError::cannot_relate(&entity.name, link, foreign));
+                }
+                continue;
+            }
             if ["Team", "Campaign", "EmailAddress", "Attachment"].contains(&foreign) {
                 continue;
             }
@@ -934,7 +947,37 @@ impl Store {
                 .and_then(|r| r.get(attribute))
                 .and_then(Value::as_str);
             if let Some(target) = now.filter(|t| old != Some(t.as_str())) {
-                self.relate(&entity.name, id, link, &target, None);
+                // A contact's title becomes its role at the account (EspoCRM copies it).
+                let columns = (entity.name == "Contact").then(|| {
+                    let title = self
+                        .get("Contact", id)
+                        .and_then(|r| r.get("title"))
+                        .cloned();
+                    let mut c = Map::new();
+                    c.insert("role".into(), title.unwrap_or(Value::Null));
+                    c.insert("isInactive".into(), json!(false));
+                    c
+                });
+                self.relate(&entity.name, id, link, &target, columns);
+            }
+        }
+        if entity.name == "Task" {
+            // Completing a task stamps when.
+            let completed = self
+                .get("Task", id)
+                .and_then(|r| r.get("status"))
+                .and_then(Value::as_str)
+                == Some("Completed");
+            let was =
+                before.and_then(|r| r.get("status")).and_then(Value::as_str) == Some("Completed");
+            if completed && !was {
+                let stamp = self
+                    .get("Task", id)
+                    .and_then(|r| r.get("modifiedAt"))
+                    .cloned();
+                if let (Some(stamp), Some(r)) = (stamp, self.record_mut("Task", id)) {
+                    r.insert("dateCompleted".into(), stamp);
+                }
             }
         }
         if before.is_none() && matches!(entity.name.as_str(), "Meeting" | "Call") {
@@ -998,6 +1041,19 @@ impl Store {
     ) -> Value {
         if let Some(v) = record.get(name) {
             return v.clone();
+        }
+        if entity.name == "Contact" && name == "accountIsInactive" {
+            // A column of the contact's row at its primary account.
+            let Some(account) = record.get("accountId").and_then(Value::as_str) else {
+                return Value::Null;
+            };
+            return self
+                .linked("Contact", id, "accounts")
+                .into_iter()
+                .find(|(a, _)| a == account)
+                .and_then(|(_, c)| c.get("isInactive").cloned())
+                .filter(|v| !v.is_null())
+                .unwrap_or(json!(false));
         }
         if entity.name == "User" && name == "rolesNames" {
             let ids: Vec<String> = record
@@ -1298,12 +1354,12 @@ fn derive_attributes(
         let probability = record.get("probability").and_then(Value::as_f64);
         record.insert(
             "amountConverted".into(),
-            amount.map(|a| json!(a)).unwrap_or(Value::Null),
+            amount.map(number).unwrap_or(Value::Null),
         );
         record.insert(
             "amountWeightedConverted".into(),
             match (amount, probability) {
-                (Some(a), Some(p)) => json!(a * p / 100.0),
+                (Some(a), Some(p)) => number(a * p / 100.0),
                 _ => Value::Null,
             },
         );
@@ -1336,6 +1392,15 @@ fn derive_attributes(
         }
     }
     let _ = meta;
+}
+
+/// A number as EspoCRM prints it: whole values without a fraction (`8400`, not `8400.0`).
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
 }
 
 /// Keeps `emailAddress` and `emailAddressData` (or the phone pair) in agreement.

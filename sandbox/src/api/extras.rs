@@ -164,7 +164,13 @@ pub fn metadata(req: &Request<'_>) -> Result<Response, ApiError> {
             );
         }
     }
-    Ok(ok(json!({
+    let mut extra = Map::new();
+    if req.access.is_admin {
+        // Only administrators see these sections (recorded).
+        extra.insert("recordDefs".into(), json!({}));
+        extra.insert("authenticationMethods".into(), json!({}));
+    }
+    let mut body = json!({
         "app": {},
         "clientDefs": raw.get("clientDefs").cloned().unwrap_or_else(|| json!({})),
         "dashlets": {},
@@ -175,7 +181,11 @@ pub fn metadata(req: &Request<'_>) -> Result<Response, ApiError> {
         "scopes": scopes,
         "themes": {},
         "streamDefs": {},
-    })))
+    });
+    if let Some(o) = body.as_object_mut() {
+        o.extend(extra);
+    }
+    Ok(ok(body))
 }
 
 /// Scopes every user's metadata carries whatever the role says.
@@ -350,7 +360,7 @@ pub fn own_stream(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiEr
     let me = req.caller.user_id.as_str();
     let ids = notes_sorted(&store, |n| {
         let s = |k: &str| n.get(k).and_then(Value::as_str);
-        let mine = s("createdById") == Some(me);
+        let mine = s("createdById") == Some(me) && s("parentId").is_none();
         let followed = match (s("parentType"), s("parentId")) {
             (Some(t), Some(i)) => store.followers(t, i).iter().any(|f| f == me),
             _ => false,
@@ -1034,7 +1044,15 @@ fn fill_email_addresses(store: &mut Store, _entity: &EntityDef, id: &str, req: &
         },
     );
     record.insert("isUsers".into(), json!(owned));
-    record.insert("isUsersSent".into(), json!(false));
+    record.insert("isUsersSent".into(), json!(owned));
+    record.insert(
+        "sentById".into(),
+        if owned {
+            json!(me.clone())
+        } else {
+            Value::Null
+        },
+    );
     record.insert("messageId".into(), json!(format!("dummy:{id}")));
     record.entry("isRead").or_insert(json!(true));
     record.entry("isNotRead").or_insert(json!(false));
@@ -1047,7 +1065,6 @@ fn fill_email_addresses(store: &mut Store, _entity: &EntityDef, id: &str, req: &
     record.entry("isSystem").or_insert(json!(false));
     record.entry("isJustSent").or_insert(json!(false));
     record.entry("isBeingImported").or_insert(json!(false));
-    record.entry("sentById").or_insert(Value::Null);
     record.entry("isHtml").or_insert(json!(true));
     record.entry("to").or_insert(Value::Null);
     record.entry("cc").or_insert(Value::Null);

@@ -71,8 +71,12 @@ pub fn ok(value: Value) -> Response {
     );
     h.insert(header::EXPIRES, HeaderValue::from_static("0"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&chrono::Utc::now().timestamp().to_string()) {
+    let now = chrono::Utc::now();
+    if let Ok(v) = HeaderValue::from_str(&now.timestamp().to_string()) {
         h.insert("X-App-Timestamp", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {
+        h.insert(header::LAST_MODIFIED, v);
     }
     r
 }

@@ -1,0 +1,42 @@
+//! The sandbox's REST API, end to end: every test starts its own sandbox on `127.0.0.1:0`, talks
+//! to it over HTTP the way espomcp does, and checks the answer against what a real EspoCRM 8.4.2
+//! answered to the same request (statuses, `X-Status-Reason` texts, content types, bodies), then
+//! the state the sandbox is left in.
+//!
+//! # Layout
+//! - `common`: starting a sandbox, making requests as each actor, decoding answers, listing helpers.
+//! - `auth`: credentials, the read-only key's refusals, routing of unknown entities and paths.
+//! - `list`: paging, ordering, `select`, text search, named filters, `searchParams`, `X-No-Total`.
+//! - `where_filters`: every `where` operator checked against a full listing, and the errors.
+//! - `crud`: create, read, update, delete; validation, duplicates, derived attributes.
+//! - `links`: related lists, relate and unrelate.
+//! - `stream`: posts, record streams, the user's stream, following.
+//! - `kanban`: groups, per-user ordering, moving cards.
+//! - `email`: drafts, the `from` rules, sending without SMTP, templates.
+//! - `admin`: roles and API users, `App/user`, metadata, global search, activities.
+//! - `faults`: injected latency, errors, 429s, dropped connections, statistics, robustness.
+
+// A test crate root looks for its modules next to it; they live in `api/` instead.
+#[path = "api/common.rs"]
+mod common;
+
+#[path = "api/admin.rs"]
+mod admin;
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/crud.rs"]
+mod crud;
+#[path = "api/email.rs"]
+mod email;
+#[path = "api/faults.rs"]
+mod faults;
+#[path = "api/kanban.rs"]
+mod kanban;
+#[path = "api/links.rs"]
+mod links;
+#[path = "api/list.rs"]
+mod list;
+#[path = "api/stream.rs"]
+mod stream;
+#[path = "api/where_filters.rs"]
+mod where_filters;
