@@ -23,10 +23,13 @@
 //!   however many callers missed, kept for a TTL.
 //! - `schema.rs` — [`Schema`]: entity types, fields, links and the API user's rights, parsed from
 //!   `GET Metadata` and `GET App/user`.
+//! - `deletes.rs` — [`DeleteConfirmations`]: the only owner of pending delete previews; a
+//!   preview of one record, claimed once by whoever made it, before it expires.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
 //! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
 //! - `secret.rs` — [`ApiKey`], which never shows itself.
 
+mod deletes;
 mod endpoint;
 mod error;
 mod gateway;
@@ -36,6 +39,7 @@ mod schema;
 mod secret;
 mod wire;
 
+pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete};
 pub use endpoint::normalize_base_url;
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};

@@ -1,0 +1,402 @@
+//! DeleteConfirmations: the one holder of pending delete previews.
+//!
+//! `delete` works in two steps. With `confirm: false` the tool fetches the record, shows it, and
+//! registers a preview of (owner, entity type, id) here, with an expiry. With `confirm: true` it
+//! must first claim that preview: the claim succeeds once, for exactly the record previewed, by
+//! the caller who previewed it, before the expiry. The actor's mailbox serialises claims, so of any
+//! number of concurrent confirmations of one preview exactly one is told `Claimed` and deletes;
+//! the others are told `NotPending`. A claim whose DELETE request then failed (a timeout, a
+//! refused connection) can be released, which makes the same preview claimable again until its
+//! original expiry, so the agent can retry without previewing again.
+//!
+//! Memory is bounded twice over: a periodic sweep forgets previews some time after they expired,
+//! and at most `capacity` previews are held; registering one more evicts the oldest. Losing a
+//! preview is always safe: the agent is told to preview again, never allowed to delete without.
+//! Time is tokio's, so tests drive expiry with `tokio::time::pause()` instead of sleeping.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::error::{SpawnError, UpstreamError};
+
+const ACTOR_NAME: &str = "delete confirmations";
+
+/// Every handler answers at once, without I/O; a reply this late means the actor is stuck.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longer TTLs are shortened to this, so that no deadline computed from one can overflow.
+const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The sweep runs every TTL, but at least this seldom (a zero TTL) and this often (a long one).
+const MIN_SWEEP_PERIOD: Duration = Duration::from_secs(1);
+const MAX_SWEEP_PERIOD: Duration = Duration::from_secs(60);
+
+/// What the tool shows with a preview: until when `confirm: true` will be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PendingDelete {
+    /// Names this registration (each one, renewals included, gets a new number), so a preview and
+    /// the log lines of its confirmation can be matched up. Not a secret, and not needed to claim.
+    pub token: u64,
+    /// The TTL the actor was started with: how long the agent has to confirm.
+    pub expires_in: Duration,
+    /// From then on a claim is answered `Expired`.
+    pub expires_at: Instant,
+}
+
+/// The answer to a claim. Exhaustive on purpose: a new answer must make the tool decide what it
+/// means for a delete, not fall into a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The preview was pending and is now used: go ahead and delete, once.
+    Claimed,
+    /// No preview of this record by this owner is waiting: none was registered, it was already
+    /// claimed (a second or concurrent confirmation), or it was forgotten or evicted. Preview first.
+    NotPending,
+    /// There was a preview, but its time ran out. It is forgotten now; preview again.
+    Expired,
+}
+
+/// The callers' handle to the delete confirmations actor.
+#[derive(Debug, Clone)]
+pub struct DeleteConfirmations {
+    actor: ActorRef<ConfirmationsMsg>,
+}
+
+impl DeleteConfirmations {
+    /// How many previews are held at most when started with [`spawn`](Self::spawn).
+    pub const DEFAULT_CAPACITY: NonZeroUsize = NonZeroUsize::new(1_000).expect("1000 is not zero");
+
+    /// Starts the actor; previews can be claimed for `ttl` after they were registered. The join
+    /// handle completes when the actor has stopped.
+    pub async fn spawn(ttl: Duration) -> Result<(Self, JoinHandle<()>), SpawnError> {
+        Self::spawn_with_capacity(ttl, Self::DEFAULT_CAPACITY).await
+    }
+
+    /// Like [`spawn`](Self::spawn), holding at most `capacity` previews.
+    pub async fn spawn_with_capacity(
+        ttl: Duration,
+        capacity: NonZeroUsize,
+    ) -> Result<(Self, JoinHandle<()>), SpawnError> {
+        let args = ConfirmationsArgs {
+            ttl: ttl.min(MAX_TTL),
+            capacity: capacity.get(),
+        };
+        let (actor, join) =
+            Actor::spawn(None, ConfirmationsActor, args)
+                .await
+                .map_err(|error| SpawnError::Actor {
+                    actor: ACTOR_NAME,
+                    message: error.to_string(),
+                })?;
+        Ok((Self { actor }, join))
+    }
+
+    /// Records a pending preview of (`entity_type`, `id`) by `owner`, or renews it: a new token
+    /// and a full TTL from now, claimable again even if a confirmation had claimed it before.
+    ///
+    /// `owner` is whoever may confirm: the MCP session, or one fixed string over stdio, where
+    /// there is a single client. `entity_type` is compared exactly; the tool normalises it first.
+    pub async fn register(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+    ) -> Result<PendingDelete, UpstreamError> {
+        let key = PreviewKey::new(entity_type, id, owner);
+        let outcome = self
+            .actor
+            .call(
+                |reply| ConfirmationsMsg::Register(key, reply),
+                Some(REPLY_TIMEOUT),
+            )
+            .await;
+        flatten(outcome)
+    }
+
+    /// Claims `owner`'s pending preview of exactly (`entity_type`, `id`). `Claimed` is answered
+    /// once per registration, however many confirmations race for it.
+    pub async fn claim(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+    ) -> Result<ClaimOutcome, UpstreamError> {
+        let key = PreviewKey::new(entity_type, id, owner);
+        let outcome = self
+            .actor
+            .call(
+                |reply| ConfirmationsMsg::Claim(key, reply),
+                Some(REPLY_TIMEOUT),
+            )
+            .await;
+        flatten(outcome)
+    }
+
+    /// Gives a claimed preview back after its DELETE request failed, so the agent can confirm
+    /// again without a new preview. Answers whether the preview is claimable now: `false` when it
+    /// has expired meanwhile (the next claim is told `Expired`), or when there was nothing to give
+    /// back — a release never creates a preview that was not registered.
+    pub async fn release(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+    ) -> Result<bool, UpstreamError> {
+        let key = PreviewKey::new(entity_type, id, owner);
+        let outcome = self
+            .actor
+            .call(
+                |reply| ConfirmationsMsg::Release(key, reply),
+                Some(REPLY_TIMEOUT),
+            )
+            .await;
+        flatten(outcome)
+    }
+
+    /// How many previews could be claimed right now, all owners together.
+    pub async fn pending_count(&self) -> Result<usize, UpstreamError> {
+        let outcome = self
+            .actor
+            .call(ConfirmationsMsg::PendingCount, Some(REPLY_TIMEOUT))
+            .await;
+        flatten(outcome)
+    }
+
+    /// Stops the actor; every preview is forgotten and later calls get `Unavailable`.
+    pub fn stop(&self) {
+        self.actor.stop(None);
+    }
+}
+
+/// Turns the outcome of an actor call into the caller's result.
+fn flatten<T, M>(
+    outcome: Result<CallResult<T>, ractor::MessagingErr<M>>,
+) -> Result<T, UpstreamError> {
+    let message = match outcome {
+        Ok(CallResult::Success(value)) => return Ok(value),
+        Ok(CallResult::Timeout) => format!("no answer within {} s", REPLY_TIMEOUT.as_secs()),
+        Ok(CallResult::SenderError) => "it stopped before answering".to_owned(),
+        Err(_) => "it is not running".to_owned(),
+    };
+    Err(UpstreamError::Unavailable {
+        actor: ACTOR_NAME,
+        message,
+    })
+}
+
+/// Whose preview of which record. All three must match for a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PreviewKey {
+    owner: String,
+    entity_type: String,
+    id: String,
+}
+
+impl PreviewKey {
+    fn new(entity_type: &str, id: &str, owner: &str) -> Self {
+        Self {
+            owner: owner.to_owned(),
+            entity_type: entity_type.to_owned(),
+            id: id.to_owned(),
+        }
+    }
+}
+
+pub(crate) struct ConfirmationsActor;
+
+pub(crate) struct ConfirmationsArgs {
+    ttl: Duration,
+    capacity: usize,
+}
+
+pub(crate) enum ConfirmationsMsg {
+    Register(PreviewKey, RpcReplyPort<PendingDelete>),
+    Claim(PreviewKey, RpcReplyPort<ClaimOutcome>),
+    Release(PreviewKey, RpcReplyPort<bool>),
+    PendingCount(RpcReplyPort<usize>),
+    /// From the sweep timer: forget previews that expired long enough ago.
+    Sweep,
+}
+
+pub(crate) struct ConfirmationsState {
+    ttl: Duration,
+    capacity: usize,
+    previews: HashMap<PreviewKey, Preview>,
+    /// The token of the next registration; tokens also order previews from oldest to newest.
+    next_token: u64,
+    /// The task that sends `Sweep`; aborted when the actor stops.
+    sweeper: JoinHandle<()>,
+}
+
+struct Preview {
+    token: u64,
+    expires_at: Instant,
+    /// Set by a claim, cleared by a release. A claimed preview is kept until it is forgotten, only
+    /// so that a release can give it back with its original expiry.
+    claimed: bool,
+}
+
+impl Actor for ConfirmationsActor {
+    type Msg = ConfirmationsMsg;
+    type State = ConfirmationsState;
+    type Arguments = ConfirmationsArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: ConfirmationsArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let period = args.ttl.clamp(MIN_SWEEP_PERIOD, MAX_SWEEP_PERIOD);
+        let sweeper = myself.send_interval(period, || ConfirmationsMsg::Sweep);
+        Ok(ConfirmationsState {
+            ttl: args.ttl,
+            capacity: args.capacity,
+            previews: HashMap::new(),
+            next_token: 1,
+            sweeper,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.sweeper.abort();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Instant::now();
+        match message {
+            ConfirmationsMsg::Register(key, reply) => {
+                let pending = state.register(key, now);
+                let _ = reply.send(pending);
+            }
+            ConfirmationsMsg::Claim(key, reply) => {
+                let outcome = state.claim(&key, now);
+                if reply.send(outcome).is_err() && outcome == ClaimOutcome::Claimed {
+                    // The caller gave up waiting and will not delete: the claim was never used.
+                    state.release(&key, now);
+                }
+            }
+            ConfirmationsMsg::Release(key, reply) => {
+                let _ = reply.send(state.release(&key, now));
+            }
+            ConfirmationsMsg::PendingCount(reply) => {
+                let count = state
+                    .previews
+                    .values()
+                    .filter(|preview| !preview.claimed && now < preview.expires_at)
+                    .count();
+                let _ = reply.send(count);
+            }
+            ConfirmationsMsg::Sweep => state.sweep(now),
+        }
+        Ok(())
+    }
+}
+
+impl ConfirmationsState {
+    fn register(&mut self, key: PreviewKey, now: Instant) -> PendingDelete {
+        if !self.previews.contains_key(&key) && self.previews.len() >= self.capacity {
+            self.sweep(now);
+            if self.previews.len() >= self.capacity {
+                self.evict_oldest();
+            }
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        let expires_at = now + self.ttl;
+        tracing::debug!(
+            entity_type = %key.entity_type,
+            id = %key.id,
+            token,
+            "delete preview registered"
+        );
+        self.previews.insert(
+            key,
+            Preview {
+                token,
+                expires_at,
+                claimed: false,
+            },
+        );
+        PendingDelete {
+            token,
+            expires_in: self.ttl,
+            expires_at,
+        }
+    }
+
+    fn claim(&mut self, key: &PreviewKey, now: Instant) -> ClaimOutcome {
+        let Some(preview) = self.previews.get_mut(key) else {
+            return ClaimOutcome::NotPending;
+        };
+        if preview.claimed {
+            return ClaimOutcome::NotPending;
+        }
+        if now >= preview.expires_at {
+            self.previews.remove(key);
+            return ClaimOutcome::Expired;
+        }
+        preview.claimed = true;
+        tracing::debug!(
+            entity_type = %key.entity_type,
+            id = %key.id,
+            token = preview.token,
+            "delete preview claimed"
+        );
+        ClaimOutcome::Claimed
+    }
+
+    /// Makes a claimed preview pending again; whether it can now be claimed.
+    fn release(&mut self, key: &PreviewKey, now: Instant) -> bool {
+        let Some(preview) = self.previews.get_mut(key) else {
+            return false;
+        };
+        // An expired preview goes back too, so that the next claim hears `Expired`, not
+        // `NotPending`; it cannot be claimed either way.
+        preview.claimed = false;
+        now < preview.expires_at
+    }
+
+    /// Forgets previews that expired at least one TTL ago, claimed ones included. Until then an
+    /// expired preview is kept so that a late confirmation is told `Expired` ("preview again")
+    /// rather than `NotPending` ("there was no preview").
+    fn sweep(&mut self, now: Instant) {
+        let ttl = self.ttl;
+        self.previews
+            .retain(|_, preview| now < preview.expires_at + ttl);
+    }
+
+    /// Makes room for one more. Linear, but only when full, and over at most `capacity` entries.
+    fn evict_oldest(&mut self) {
+        let oldest = self
+            .previews
+            .iter()
+            .min_by_key(|(_, preview)| preview.token)
+            .map(|(key, _)| key.clone());
+        if let Some(key) = oldest {
+            tracing::debug!(
+                entity_type = %key.entity_type,
+                id = %key.id,
+                capacity = self.capacity,
+                "delete preview evicted: too many pending"
+            );
+            self.previews.remove(&key);
+        }
+    }
+}

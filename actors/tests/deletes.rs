@@ -1,0 +1,442 @@
+//! Delete confirmations: a preview is claimed once, for exactly the record previewed, by whoever
+//! previewed it, before it expires; concurrent confirmations delete once; memory stays bounded.
+//!
+//! Expiry is tested on tokio's paused clock (`start_paused`): `sleep` there moves virtual time
+//! forward, firing the sweep timer on the way, and takes no real time. The races run on a real
+//! multi-threaded runtime, released together by a barrier.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use espomcp_actors::{ClaimOutcome, DeleteConfirmations, UpstreamError};
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep};
+
+const TTL: Duration = Duration::from_secs(300);
+const OWNER: &str = "stdio";
+
+async fn confirmations(ttl: Duration) -> DeleteConfirmations {
+    let (confirmations, _join) = DeleteConfirmations::spawn(ttl)
+        .await
+        .expect("the actor starts");
+    confirmations
+}
+
+async fn with_capacity(capacity: usize) -> DeleteConfirmations {
+    let capacity = NonZeroUsize::new(capacity).expect("a capacity above zero");
+    let (confirmations, _join) = DeleteConfirmations::spawn_with_capacity(TTL, capacity)
+        .await
+        .expect("the actor starts");
+    confirmations
+}
+
+async fn register(confirmations: &DeleteConfirmations, entity_type: &str, id: &str) {
+    confirmations
+        .register(entity_type, id, OWNER)
+        .await
+        .expect("registered");
+}
+
+async fn claim(confirmations: &DeleteConfirmations, entity_type: &str, id: &str) -> ClaimOutcome {
+    confirmations
+        .claim(entity_type, id, OWNER)
+        .await
+        .expect("an answer")
+}
+
+async fn release(confirmations: &DeleteConfirmations, entity_type: &str, id: &str) -> bool {
+    confirmations
+        .release(entity_type, id, OWNER)
+        .await
+        .expect("an answer")
+}
+
+async fn pending(confirmations: &DeleteConfirmations) -> usize {
+    confirmations.pending_count().await.expect("an answer")
+}
+
+#[tokio::test]
+async fn should_claim_a_registered_preview_once() {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+}
+
+#[tokio::test]
+async fn should_not_claim_without_a_preview() {
+    let confirmations = confirmations(TTL).await;
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+    assert_eq!(pending(&confirmations).await, 0);
+}
+
+#[tokio::test]
+async fn should_claim_only_the_record_previewed() {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+
+    for (entity_type, id) in [
+        ("Account", "b2"),
+        ("Contact", "a1"),
+        ("account", "a1"),
+        ("Account", "A1"),
+        ("Account", "a1 "),
+    ] {
+        assert_eq!(
+            claim(&confirmations, entity_type, id).await,
+            ClaimOutcome::NotPending,
+            "{entity_type} {id:?}"
+        );
+    }
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+}
+
+#[tokio::test]
+async fn should_keep_owners_apart() {
+    let confirmations = confirmations(TTL).await;
+    confirmations
+        .register("Account", "a1", "session-x")
+        .await
+        .expect("registered");
+
+    let by_y = confirmations.claim("Account", "a1", "session-y").await;
+    assert_eq!(by_y.expect("an answer"), ClaimOutcome::NotPending);
+    let released_by_y = confirmations.release("Account", "a1", "session-y").await;
+    assert!(!released_by_y.expect("an answer"));
+
+    let by_x = confirmations.claim("Account", "a1", "session-x").await;
+    assert_eq!(by_x.expect("an answer"), ClaimOutcome::Claimed);
+}
+
+#[tokio::test]
+async fn should_let_each_owner_claim_its_own_preview_of_one_record() {
+    let confirmations = confirmations(TTL).await;
+    for owner in ["session-x", "session-y"] {
+        confirmations
+            .register("Account", "a1", owner)
+            .await
+            .expect("registered");
+    }
+    assert_eq!(pending(&confirmations).await, 2);
+
+    for owner in ["session-x", "session-y"] {
+        let first = confirmations.claim("Account", "a1", owner).await;
+        assert_eq!(first.expect("an answer"), ClaimOutcome::Claimed, "{owner}");
+        let second = confirmations.claim("Account", "a1", owner).await;
+        assert_eq!(
+            second.expect("an answer"),
+            ClaimOutcome::NotPending,
+            "{owner}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_report_when_a_preview_expires() {
+    let confirmations = confirmations(TTL).await;
+    let before = Instant::now();
+    let preview = confirmations
+        .register("Account", "a1", OWNER)
+        .await
+        .expect("registered");
+    assert_eq!(preview.expires_in, TTL);
+    assert_eq!(preview.expires_at, before + TTL);
+
+    sleep(TTL + Duration::from_secs(1)).await;
+
+    assert_eq!(pending(&confirmations).await, 0);
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Expired
+    );
+    // Told once, then forgotten.
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_claim_until_the_last_moment() {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+
+    sleep(TTL - Duration::from_millis(1)).await;
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_renew_a_preview_registered_again() {
+    let confirmations = confirmations(TTL).await;
+    let first = confirmations
+        .register("Account", "a1", OWNER)
+        .await
+        .expect("registered");
+
+    sleep(Duration::from_secs(200)).await;
+    let renewed = confirmations
+        .register("Account", "a1", OWNER)
+        .await
+        .expect("registered");
+    assert_ne!(renewed.token, first.token);
+    assert!(renewed.expires_at > first.expires_at);
+    assert_eq!(pending(&confirmations).await, 1);
+
+    // Past the first expiry, within the second.
+    sleep(Duration::from_secs(200)).await;
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_forget_long_expired_previews_in_the_sweep() {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+    register(&confirmations, "Account", "a2").await;
+    assert_eq!(
+        claim(&confirmations, "Account", "a2").await,
+        ClaimOutcome::Claimed
+    );
+
+    // Nothing touches the previews meanwhile: only the sweep can forget them.
+    sleep(3 * TTL).await;
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+    assert!(!release(&confirmations, "Account", "a2").await);
+    assert_eq!(
+        claim(&confirmations, "Account", "a2").await,
+        ClaimOutcome::NotPending
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_expire_at_once_with_a_zero_ttl() {
+    let confirmations = confirmations(Duration::ZERO).await;
+    register(&confirmations, "Account", "a1").await;
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Expired
+    );
+}
+
+#[tokio::test]
+async fn should_give_back_a_released_claim_once() {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+
+    // The DELETE request failed: the agent may confirm again without a new preview.
+    assert!(release(&confirmations, "Account", "a1").await);
+    assert_eq!(pending(&confirmations).await, 1);
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+}
+
+#[tokio::test]
+async fn should_not_create_a_preview_by_releasing() {
+    let confirmations = confirmations(TTL).await;
+
+    assert!(!release(&confirmations, "Account", "a1").await);
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_not_give_back_an_expired_claim() {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+
+    // The DELETE request took longer than what was left of the preview, then failed.
+    sleep(TTL).await;
+
+    assert!(!release(&confirmations, "Account", "a1").await);
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Expired
+    );
+}
+
+/// `racers` confirmations of one preview, released together; the outcomes in any order.
+async fn race(racers: usize) -> Vec<ClaimOutcome> {
+    let confirmations = confirmations(TTL).await;
+    register(&confirmations, "Account", "a1").await;
+    let start = Arc::new(Barrier::new(racers));
+    let mut claims = JoinSet::new();
+    for _ in 0..racers {
+        let confirmations = confirmations.clone();
+        let start = Arc::clone(&start);
+        claims.spawn(async move {
+            start.wait().await;
+            confirmations.claim("Account", "a1", OWNER).await
+        });
+    }
+    let mut outcomes = Vec::with_capacity(racers);
+    while let Some(outcome) = claims.join_next().await {
+        outcomes.push(
+            outcome
+                .expect("the claim task finished")
+                .expect("an answer"),
+        );
+    }
+    outcomes
+}
+
+fn count(outcomes: &[ClaimOutcome], wanted: ClaimOutcome) -> usize {
+    outcomes
+        .iter()
+        .filter(|outcome| **outcome == wanted)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn should_claim_once_for_16_concurrent_confirmations() {
+    let outcomes = race(16).await;
+
+    assert_eq!(count(&outcomes, ClaimOutcome::Claimed), 1, "{outcomes:?}");
+    assert_eq!(
+        count(&outcomes, ClaimOutcome::NotPending),
+        15,
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn should_claim_once_for_100_concurrent_confirmations() {
+    let outcomes = race(100).await;
+
+    assert_eq!(count(&outcomes, ClaimOutcome::Claimed), 1, "{outcomes:?}");
+    assert_eq!(
+        count(&outcomes, ClaimOutcome::NotPending),
+        99,
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn should_evict_the_oldest_preview_when_full() {
+    let confirmations = with_capacity(3).await;
+    for id in ["a1", "a2", "a3", "a4"] {
+        register(&confirmations, "Account", id).await;
+    }
+
+    assert_eq!(pending(&confirmations).await, 3);
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::NotPending
+    );
+    for id in ["a2", "a3", "a4"] {
+        assert_eq!(
+            claim(&confirmations, "Account", id).await,
+            ClaimOutcome::Claimed,
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn should_count_a_renewal_as_the_newest_preview() {
+    let confirmations = with_capacity(3).await;
+    for id in ["a1", "a2", "a3"] {
+        register(&confirmations, "Account", id).await;
+    }
+    // Renewing does not take a place of its own, and makes a1 the newest.
+    register(&confirmations, "Account", "a1").await;
+    assert_eq!(pending(&confirmations).await, 3);
+
+    register(&confirmations, "Account", "a4").await;
+
+    assert_eq!(
+        claim(&confirmations, "Account", "a2").await,
+        ClaimOutcome::NotPending
+    );
+    for id in ["a1", "a3", "a4"] {
+        assert_eq!(
+            claim(&confirmations, "Account", id).await,
+            ClaimOutcome::Claimed,
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn should_hold_at_most_the_default_capacity() {
+    let confirmations = confirmations(TTL).await;
+    let capacity = DeleteConfirmations::DEFAULT_CAPACITY.get();
+    for index in 0..=capacity {
+        register(&confirmations, "Account", &format!("id{index}")).await;
+    }
+
+    assert_eq!(pending(&confirmations).await, capacity);
+    assert_eq!(
+        claim(&confirmations, "Account", "id0").await,
+        ClaimOutcome::NotPending
+    );
+    assert_eq!(
+        claim(&confirmations, "Account", "id1").await,
+        ClaimOutcome::Claimed
+    );
+    let newest = format!("id{capacity}");
+    assert_eq!(
+        claim(&confirmations, "Account", &newest).await,
+        ClaimOutcome::Claimed
+    );
+}
+
+#[tokio::test]
+async fn should_answer_unavailable_once_stopped() {
+    let (confirmations, join) = DeleteConfirmations::spawn(TTL)
+        .await
+        .expect("the actor starts");
+    register(&confirmations, "Account", "a1").await;
+
+    confirmations.stop();
+    join.await.expect("the actor stopped");
+
+    let outcome = confirmations.claim("Account", "a1", OWNER).await;
+    assert!(
+        matches!(outcome, Err(UpstreamError::Unavailable { .. })),
+        "{outcome:?}"
+    );
+}
