@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::{ApiState, Request, entity_for, now, ok};
+use super::{ApiState, Request, entity_for, now, ok, render_ok};
 use crate::acl::{Action, app_data};
 use crate::error::ApiError;
 use crate::list::{self, ListContext, ListParams};
@@ -419,15 +419,13 @@ pub fn post_note(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErr
     } else {
         attrs.extend(["teamsIds", "teamsNames", "usersIds", "usersNames"].map(str::to_owned));
     }
-    let body = store
-        .render(
-            note_entity,
-            &id,
-            AttributeSet::Create(&attrs),
-            &req.caller.user_id,
-        )
-        .ok_or_else(ApiError::internal)?;
-    Ok(ok(Value::Object(body)))
+    render_ok(
+        &store,
+        note_entity,
+        &id,
+        AttributeSet::Create(&attrs),
+        &req.caller.user_id,
+    )
 }
 
 /// `PUT|DELETE {E}/{id}/subscription`: follow or unfollow.
@@ -930,15 +928,13 @@ pub fn create_email(state: &ApiState, req: &Request<'_>) -> Result<Response, Api
     {
         echoed.push("accountId".to_owned());
     }
-    let body = store
-        .render(
-            entity,
-            &id,
-            AttributeSet::Create(&echoed),
-            &req.caller.user_id,
-        )
-        .ok_or_else(ApiError::internal)?;
-    Ok(ok(Value::Object(body)))
+    render_ok(
+        &store,
+        entity,
+        &id,
+        AttributeSet::Create(&echoed),
+        &req.caller.user_id,
+    )
 }
 
 /// The address bookkeeping EspoCRM does for an Email: ids of the addresses, the person each

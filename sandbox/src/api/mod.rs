@@ -81,6 +81,20 @@ pub fn ok(value: Value) -> Response {
     r
 }
 
+/// A 200 answer with one rendered record (500 if it vanished, which cannot happen under the lock).
+pub fn render_ok(
+    store: &Store,
+    entity: &crate::model::EntityDef,
+    id: &str,
+    set: crate::store::AttributeSet<'_>,
+    viewer: &str,
+) -> Result<Response, ApiError> {
+    let body = store
+        .render(entity, id, set, viewer)
+        .ok_or_else(ApiError::internal)?;
+    Ok(ok(Value::Object(body)))
+}
+
 /// One parsed request, as the handlers see it.
 pub struct Request<'a> {
     pub method: &'a Method,

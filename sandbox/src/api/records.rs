@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::{ApiState, Request, entity_for, now, ok};
+use super::{ApiState, Request, entity_for, now, ok, render_ok};
 use crate::acl::Action;
 use crate::error::ApiError;
 use crate::list::{self, ListContext, ListParams};
@@ -208,15 +208,13 @@ pub fn create(state: &ApiState, req: &Request<'_>, segment: &str) -> Result<Resp
     }
     let id = store.create(entity, &data, &actor(req), now(), false)?;
     let extra = echoed_attributes(entity, &data);
-    let body = store
-        .render(
-            entity,
-            &id,
-            AttributeSet::Create(&extra),
-            &req.caller.user_id,
-        )
-        .ok_or_else(ApiError::internal)?;
-    Ok(ok(Value::Object(body)))
+    render_ok(
+        &store,
+        entity,
+        &id,
+        AttributeSet::Create(&extra),
+        &req.caller.user_id,
+    )
 }
 
 pub fn update(
@@ -235,10 +233,13 @@ pub fn update(
         return Err(Action::Edit.denied());
     }
     store.update(entity, id, &data, &actor(req), now())?;
-    let body = store
-        .render(entity, id, AttributeSet::Detail, &req.caller.user_id)
-        .ok_or_else(ApiError::internal)?;
-    Ok(ok(Value::Object(body)))
+    render_ok(
+        &store,
+        entity,
+        id,
+        AttributeSet::Detail,
+        &req.caller.user_id,
+    )
 }
 
 pub fn delete(
