@@ -588,6 +588,16 @@ impl From<crate::validate::ValidationError> for ToolError {
     }
 }
 
+impl From<crate::validate::write::WriteErrors> for ToolError {
+    fn from(e: crate::validate::write::WriteErrors) -> Self {
+        let code = ErrorCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == e.code())
+            .unwrap_or(ErrorCode::InvalidFieldValue);
+        ToolError::new(code, e.message(), e.suggestion(), false).with_details(e.details())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

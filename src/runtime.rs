@@ -5,7 +5,7 @@
 //! answers `initialize` at once.
 
 use espocrm_sandbox::Sandbox;
-use espomcp_actors::{ApiKey, Gateway, MetadataCache, SpawnError};
+use espomcp_actors::{ApiKey, DeleteConfirmations, Gateway, MetadataCache, SpawnError};
 
 use crate::config::Config;
 use crate::server::EspoMcp;
@@ -31,6 +31,7 @@ pub struct Runtime {
     pub server: EspoMcp,
     pub gateway: Gateway,
     pub metadata: MetadataCache,
+    pub deletes: DeleteConfirmations,
     /// The in-process EspoCRM of demo mode; kept alive as long as the runtime.
     pub sandbox: Option<Sandbox>,
 }
@@ -65,22 +66,29 @@ impl Runtime {
         let (gateway, _) = Gateway::spawn(gateway_config).await?;
         let (metadata, _) =
             MetadataCache::spawn(gateway.clone(), config.server.metadata_ttl).await?;
+        let (deletes, _) =
+            DeleteConfirmations::spawn(config.server.delete_confirmation_ttl).await?;
         let ctx = ToolContext {
             gateway: gateway.clone(),
             metadata: metadata.clone(),
             max_limit: config.server.max_limit,
             site_url: site_url(&url),
+            deletes: deletes.clone(),
+            caller: "stdio".into(),
+            email_from: config.espocrm.email_from.clone(),
         };
         Ok(Runtime {
             server: EspoMcp::new(ctx),
             gateway,
             metadata,
+            deletes,
             sandbox,
         })
     }
 
     /// Stops the actors (and the demo sandbox).
     pub async fn stop(self) {
+        self.deletes.stop();
         self.metadata.stop();
         self.gateway.stop();
         if let Some(sandbox) = self.sandbox {

@@ -18,7 +18,11 @@ pub const INSTRUCTIONS: &str = "espomcp gives you one EspoCRM instance. Work in 
 enum options, required fields, links); \
 3) search (with `where` conditions, `select` to keep answers small, `limit`/`offset` to page) or \
 get/get_related to read records; \
-4) only then act on the records you found. \
+4) only then act on the records you found: search before create to avoid duplicates, get \
+before update, create/update/link/unlink/add_note/update_kanban to change them. \
+Rules: espomcp never sends email — draft_email only prepares a Draft for a person to send. \
+delete is two-step: call it with confirm=false, show the preview to the user, and only after \
+they agree call it again with confirm=true. \
 Errors come back as {\"error\": {\"code\", \"message\", \"suggestion\", \"retryable\"}}: follow \
 the suggestion; retry only when retryable is true. Records carry a `url` to show the user.";
 
@@ -33,7 +37,7 @@ impl EspoMcp {
     pub fn new(ctx: ToolContext) -> EspoMcp {
         EspoMcp {
             ctx: Arc::new(ctx),
-            tool_router: Self::read_router(),
+            tool_router: Self::read_router() + Self::write_router(),
         }
     }
 

@@ -43,6 +43,8 @@ pub struct CurrentUser {
     pub user_type: Option<String>,
     /// `emailAddressList`: the addresses this user may put in an Email's `from`.
     pub from_addresses: Vec<String>,
+    /// `userEmailAddressList`: the user's own addresses (the first is the natural `from`).
+    pub own_addresses: Vec<String>,
 }
 
 /// One entity type (`Account`, `Note`, …).
@@ -57,6 +59,11 @@ pub struct EntityType {
     pub has_stream: bool,
     /// Fields EspoCRM checks for duplicates on create (answering 409), e.g. `name`, `emailAddress`.
     pub duplicate_check_fields: Vec<String>,
+    /// The field a kanban groups by and a card move changes (`scopes.X.statusField`: `stage`
+    /// for Opportunity, `status` for Task, Case, Lead, …); `None` when the type has no kanban.
+    pub status_field: Option<String>,
+    /// Status values the kanban does not show as columns (`kanbanStatusIgnoreList`).
+    pub kanban_ignored: Vec<String>,
     pub fields: BTreeMap<String, Field>,
     pub links: BTreeMap<String, Link>,
     /// The API user's rights from the ACL table; `None` when the table does not mention the type.
@@ -290,6 +297,11 @@ impl Schema {
                     is_record: flag(scope, "object"),
                     has_stream: flag(scope, "stream"),
                     duplicate_check_fields: strings(scope.get("duplicateCheckFieldList")),
+                    status_field: scope
+                        .get("statusField")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    kanban_ignored: strings(scope.get("kanbanStatusIgnoreList")),
                     fields: parse_fields(definition.get("fields")),
                     links: parse_links(definition.get("links")),
                     access: access_table.get(name).and_then(parse_access),
@@ -307,6 +319,7 @@ impl Schema {
                 user_name: text("userName").unwrap_or_default(),
                 user_type: text("type"),
                 from_addresses: strings(user.get("emailAddressList")),
+                own_addresses: strings(user.get("userEmailAddressList")),
             },
             record_list_max_size: app_user
                 .get("settings")

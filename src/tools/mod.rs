@@ -7,10 +7,11 @@
 //! the text; protocol errors are kept for protocol faults. Tool bodies just use `?`.
 
 pub mod read;
+pub mod write;
 
 use std::sync::Arc;
 
-use espomcp_actors::{EspoRequest, Gateway, MetadataCache, Schema};
+use espomcp_actors::{DeleteConfirmations, EspoRequest, Gateway, MetadataCache, Schema};
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, JsonObject};
 use serde::de::DeserializeOwned;
@@ -27,6 +28,13 @@ pub struct ToolContext {
     pub max_limit: u32,
     /// EspoCRM's site URL without a trailing slash, for links to records in its web UI.
     pub site_url: String,
+    /// The pending delete previews (two-step delete).
+    pub deletes: DeleteConfirmations,
+    /// Who is calling, as far as delete previews are concerned: a preview can only be
+    /// confirmed by the client that asked for it (one client per stdio process).
+    pub caller: String,
+    /// `ESPOCRM_EMAIL_FROM`: the default `from` of email drafts.
+    pub email_from: Option<String>,
 }
 
 impl ToolContext {

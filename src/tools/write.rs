@@ -1,0 +1,844 @@
+//! The eight write tools: `create`, `update`, `delete`, `link`, `unlink`, `add_note`,
+//! `update_kanban`, `draft_email`.
+//!
+//! Safety rules that hold on every path here:
+//! - No email is ever sent. Emails are created only by `draft_email`, always with status Draft;
+//!   `create` of an Email, an update that would move an Email out of Draft, a kanban move of an
+//!   Email, and any write to the entity types through which EspoCRM sends mail on its own
+//!   ([`SENDING_ENTITY_TYPES`]) are `SEND_BLOCKED` before any request.
+//! - No delete without a claimed preview of that same record: `delete` with `confirm: false`
+//!   registers a preview with the DeleteConfirmations actor; `confirm: true` deletes only after
+//!   claiming it (once; concurrent confirmations delete once).
+//! - Data is checked against the schema before any request, reporting every problem at once
+//!   (EspoCRM reports only the first, and silently drops unknown and read-only attributes).
+
+use espomcp_actors::{Action, ClaimOutcome, EntityType, EspoRequest, LinkType, Method, Schema};
+use rmcp::model::JsonObject;
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{ToolContext, input_schema, parse_args};
+use crate::error::{ErrorCode, ToolError};
+use crate::server::EspoMcp;
+use crate::validate::names;
+use crate::validate::write::{self, WriteMode};
+
+/// Entity types through which EspoCRM sends mail by itself (mass email, its queue, campaigns,
+/// mail accounts). No tool may create or change them.
+pub const SENDING_ENTITY_TYPES: &[&str] = &[
+    "Email",
+    "MassEmail",
+    "EmailQueueItem",
+    "Campaign",
+    "InboundEmail",
+    "EmailAccount",
+    "OutboundEmail",
+];
+
+fn send_blocked_for(entity_type: &str) -> ToolError {
+    ToolError::send_blocked(&format!("writing {entity_type} records"))
+}
+
+/// Refuses the entity types that can send mail.
+fn not_sending(entity: &EntityType) -> Result<(), ToolError> {
+    if SENDING_ENTITY_TYPES.contains(&entity.name.as_str()) {
+        let error = send_blocked_for(&entity.name);
+        return Err(if entity.name == "Email" {
+            error.with_suggestion("Use draft_email to prepare an email; espomcp never sends mail.")
+        } else {
+            error
+        });
+    }
+    Ok(())
+}
+
+/// A record to create.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateArgs {
+    /// The entity type, e.g. `Account`, `Task`.
+    pub entity_type: String,
+    /// The attributes: `{"name": "Acme", "industry": "Software", "assignedUserId": "…"}`.
+    /// Links are set by id attributes (`accountId`, `contactsIds`, `parentType` + `parentId`).
+    /// Call `get_schema` first: unknown, read-only and malformed values are refused.
+    pub data: Map<String, Value>,
+    /// Create even when EspoCRM finds a duplicate (same name or email address). Default false:
+    /// duplicates are reported as DUPLICATE_DETECTED with their ids and names.
+    #[serde(default)]
+    pub skip_duplicate_check: bool,
+}
+
+/// Changes to one record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateArgs {
+    /// The entity type, e.g. `Opportunity`.
+    pub entity_type: String,
+    /// The record's id.
+    pub id: String,
+    /// Only the attributes to change; required fields may not be emptied.
+    pub data: Map<String, Value>,
+}
+
+/// A delete, in two steps.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteArgs {
+    /// The entity type.
+    pub entity_type: String,
+    /// The record's id.
+    pub id: String,
+    /// false: preview the record and register the preview (nothing is deleted).
+    /// true: delete it — only after a preview of this same record, within its expiry.
+    pub confirm: bool,
+}
+
+/// A link between records.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkArgs {
+    /// The entity type of the record, e.g. `Account`.
+    pub entity_type: String,
+    /// The record's id.
+    pub id: String,
+    /// The link, e.g. `contacts` (see `get_schema` → links).
+    pub link: String,
+    /// One record to link (or unlink). Give exactly one of foreignId and foreignIds.
+    #[serde(default)]
+    pub foreign_id: Option<String>,
+    /// Several records to link (or unlink).
+    #[serde(default)]
+    pub foreign_ids: Option<Vec<String>>,
+}
+
+/// A note for a record's stream.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddNoteArgs {
+    /// The entity type of the record, e.g. `Opportunity`.
+    pub entity_type: String,
+    /// The record's id.
+    pub id: String,
+    /// The note's text.
+    pub text: String,
+}
+
+/// A kanban move.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KanbanArgs {
+    /// The entity type, e.g. `Opportunity` (grouped by `stage`) or `Task` (by `status`).
+    pub entity_type: String,
+    /// The record's id.
+    pub id: String,
+    /// The group (column) to move it to, e.g. `Negotiation`.
+    pub group: String,
+    /// Its place within the group, 0 = top. Omitted: EspoCRM's usual order.
+    #[serde(default)]
+    pub position: Option<u32>,
+}
+
+/// An email draft. espomcp never sends mail: the draft waits in EspoCRM for a person.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DraftEmailArgs {
+    /// Recipients' email addresses.
+    pub to: Vec<String>,
+    /// Copy recipients.
+    #[serde(default)]
+    pub cc: Option<Vec<String>>,
+    /// Blind-copy recipients.
+    #[serde(default)]
+    pub bcc: Option<Vec<String>>,
+    /// Subject (from the template when omitted and templateId is given).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Body (from the template when omitted and templateId is given).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Whether the body is HTML (default: the template's, else true).
+    #[serde(default)]
+    pub is_html: Option<bool>,
+    /// An EmailTemplate id, rendered by EspoCRM for the parent record.
+    #[serde(default)]
+    pub template_id: Option<String>,
+    /// The record the email is about, e.g. `Account`, `Contact`, `Opportunity`.
+    #[serde(default)]
+    pub parent_type: Option<String>,
+    /// That record's id.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Sender address; default ESPOCRM_EMAIL_FROM, else the API user's own address.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// A record after a write; it carries `url`, its page in EspoCRM.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct WrittenRecord(pub Map<String, Value>);
+
+/// What a delete step did.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOutcome {
+    /// `preview` (nothing deleted yet) or `deleted`.
+    pub status: String,
+    pub entity_type: String,
+    pub id: String,
+    /// The record's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The main fields of the record (preview only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Map<String, Value>>,
+    /// How many records hang on its main links (preview only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Map<String, Value>>,
+    /// Seconds the preview stays confirmable (preview only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in_secs: Option<u64>,
+    /// What happens next, in words.
+    pub note: String,
+}
+
+/// What a link or unlink did.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkOutcome {
+    pub entity_type: String,
+    pub id: String,
+    pub link: String,
+    pub foreign_ids: Vec<String>,
+    /// `linked` or `unlinked`.
+    pub status: String,
+}
+
+/// What a kanban move did.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KanbanOutcome {
+    pub entity_type: String,
+    pub id: String,
+    /// The status field the kanban groups by.
+    pub field: String,
+    pub group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+    pub url: String,
+}
+
+/// The draft that was stored.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftOutcome {
+    pub id: String,
+    /// Always `Draft`.
+    pub status: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: Option<String>,
+    pub url: String,
+}
+
+/// Adds `url` to a record answer.
+fn with_url(ctx: &ToolContext, entity_type: &str, body: Value) -> Map<String, Value> {
+    let mut record = body.as_object().cloned().unwrap_or_default();
+    if let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_owned) {
+        record.insert(
+            "url".into(),
+            Value::String(ctx.record_url(entity_type, &id)),
+        );
+    }
+    record
+}
+
+/// EspoCRM's 403 for a link id naming a missing record is about the data, not permissions.
+fn relation_error(error: ToolError, entity: &EntityType) -> ToolError {
+    let Some(link) = error
+        .message
+        .split("link: ")
+        .nth(1)
+        .map(|rest| rest.trim_end_matches(['.', ' ']).to_owned())
+        .filter(|_| error.message.contains("non-existing record"))
+    else {
+        return error;
+    };
+    let attribute = match entity.field(&link).map(|f| f.field_type.as_str()) {
+        Some("linkMultiple") => format!("{link}Ids"),
+        Some("linkParent") => format!("{link}Id"),
+        _ => format!("{link}Id"),
+    };
+    ToolError::invalid_field_value(
+        &entity.name,
+        &attribute,
+        "points at a record that does not exist",
+    )
+    .with_suggestion(format!(
+        "Find the right record with search and use its id in {attribute}."
+    ))
+}
+
+fn record_missing(error: ToolError, entity_type: &str, id: &str) -> ToolError {
+    if error.code == ErrorCode::RecordNotFound {
+        ToolError::record_not_found(entity_type, id)
+    } else {
+        error
+    }
+}
+
+/// The current record, or RECORD_NOT_FOUND.
+async fn fetch(
+    ctx: &ToolContext,
+    entity: &EntityType,
+    id: &str,
+) -> Result<Map<String, Value>, ToolError> {
+    let body = ctx
+        .send(EspoRequest::get([entity.name.as_str(), id]))
+        .await
+        .map_err(|e| record_missing(e, &entity.name, id))?;
+    Ok(body.as_object().cloned().unwrap_or_default())
+}
+
+fn writable_entity<'s>(
+    schema: &'s Schema,
+    name: &str,
+    action: Action,
+) -> Result<&'s EntityType, ToolError> {
+    let entity = names::entity_type_for(schema, name, action)?;
+    not_sending(entity)?;
+    Ok(entity)
+}
+
+fn check_address(field: &str, address: &str) -> Result<String, ToolError> {
+    let a = address.trim();
+    let valid = a.rsplit_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+    }) && !a
+        .chars()
+        .any(|c| c.is_whitespace() || c == ';' || c == ',' || c == '<' || c == '>');
+    if valid {
+        Ok(a.to_owned())
+    } else {
+        Err(ToolError::invalid_field_value(
+            "Email",
+            field,
+            &format!(
+                "\"{}\" is not an email address",
+                crate::validate::error::excerpt(a)
+            ),
+        ))
+    }
+}
+
+/// Main fields shown in a delete preview, when the record has them.
+const PREVIEW_FIELDS: &[&str] = &[
+    "name",
+    "status",
+    "stage",
+    "type",
+    "amount",
+    "amountCurrency",
+    "closeDate",
+    "dateStart",
+    "dateEnd",
+    "emailAddress",
+    "phoneNumber",
+    "accountName",
+    "parentType",
+    "parentName",
+    "assignedUserName",
+    "createdAt",
+    "modifiedAt",
+];
+
+/// Links whose record counts a preview reports (at most three requests).
+const PREVIEW_LINKS: &[&str] = &[
+    "contacts",
+    "opportunities",
+    "cases",
+    "tasks",
+    "meetings",
+    "calls",
+];
+
+#[tool_router(router = write_router, vis = "pub")]
+impl EspoMcp {
+    #[tool(
+        name = "create",
+        description = "Create a record. `data` is checked against the schema first (call get_schema): unknown or read-only fields, missing required fields (all of them are named), wrong types, enum values outside the options, malformed dates/emails/phones are refused. EspoCRM's duplicate check answers DUPLICATE_DETECTED with the existing records; set skipDuplicateCheck to create anyway. Emails cannot be created here: use draft_email.",
+        input_schema = input_schema::<CreateArgs>(),
+        annotations(title = "Create record", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn create(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
+        let args: CreateArgs = parse_args("create", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = writable_entity(&schema, &args.entity_type, Action::Create)?;
+        let data = write::validate(entity, &args.data, WriteMode::Create)?;
+        let mut request = EspoRequest::post([entity.name.as_str()], data.into_body());
+        if args.skip_duplicate_check {
+            request = request.with_header("X-Skip-Duplicate-Check", "true");
+        }
+        let body = self
+            .ctx
+            .send(request)
+            .await
+            .map_err(|e| relation_error(e, entity))?;
+        Ok(Json(WrittenRecord(with_url(&self.ctx, &entity.name, body))))
+    }
+
+    #[tool(
+        name = "update",
+        description = "Change some fields of a record; only the given fields change. Checked against the schema like create; required fields may not be emptied. An Email can only stay a Draft.",
+        input_schema = input_schema::<UpdateArgs>(),
+        annotations(title = "Update record", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn update(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
+        let args: UpdateArgs = parse_args("update", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
+        let id = names::id(&args.id)?;
+        if entity.name == "Email" {
+            if let Some(status) = args.data.get("status") {
+                if status.as_str() != Some("Draft") {
+                    return Err(ToolError::send_blocked(
+                        "changing an Email's status to anything but Draft",
+                    ));
+                }
+            }
+        } else {
+            not_sending(entity)?;
+        }
+        let data = write::validate(entity, &args.data, WriteMode::Update)?;
+        let request =
+            EspoRequest::new(Method::Put, [entity.name.as_str(), id]).with_body(data.into_body());
+        let body = self
+            .ctx
+            .send(request)
+            .await
+            .map_err(|e| relation_error(record_missing(e, &entity.name, id), entity))?;
+        Ok(Json(WrittenRecord(with_url(&self.ctx, &entity.name, body))))
+    }
+
+    #[tool(
+        name = "delete",
+        description = "Delete a record in two steps. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.",
+        input_schema = input_schema::<DeleteArgs>(),
+        annotations(title = "Delete record (two-step)", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn delete(&self, arguments: JsonObject) -> Result<Json<DeleteOutcome>, ToolError> {
+        let args: DeleteArgs = parse_args("delete", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Delete)?;
+        let id = names::id(&args.id)?.to_owned();
+        let owner = self.ctx.caller.as_str();
+        if !args.confirm {
+            let record = fetch(&self.ctx, entity, &id).await?;
+            let fields: Map<String, Value> = PREVIEW_FIELDS
+                .iter()
+                .filter_map(|k| {
+                    record
+                        .get(*k)
+                        .filter(|v| !v.is_null())
+                        .map(|v| ((*k).to_owned(), v.clone()))
+                })
+                .collect();
+            let mut related = Map::new();
+            for link in PREVIEW_LINKS
+                .iter()
+                .filter_map(|l| entity.link(l))
+                .filter(|l| {
+                    l.link_type == LinkType::HasMany || l.link_type == LinkType::HasChildren
+                })
+                .take(3)
+            {
+                let request =
+                    EspoRequest::get([entity.name.as_str(), id.as_str(), link.name.as_str()])
+                        .with_query("maxSize", "1")
+                        .with_query("select", "id");
+                if let Ok(body) = self.ctx.send(request).await {
+                    if let Some(total) = body.get("total").and_then(Value::as_i64) {
+                        related.insert(link.name.clone(), json!(total));
+                    }
+                }
+            }
+            let pending = self.ctx.deletes.register(&entity.name, &id, owner).await?;
+            return Ok(Json(DeleteOutcome {
+                status: "preview".into(),
+                entity_type: entity.name.clone(),
+                id: id.clone(),
+                name: record
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                fields: Some(fields),
+                related: Some(related),
+                expires_in_secs: Some(pending.expires_in.as_secs()),
+                note: format!(
+                    "Nothing was deleted. To delete this {} call delete again with confirm=true within {} seconds. EspoCRM marks deleted records as deleted; an administrator can restore them.",
+                    entity.name,
+                    pending.expires_in.as_secs()
+                ),
+            }));
+        }
+        match self.ctx.deletes.claim(&entity.name, &id, owner).await? {
+            ClaimOutcome::Claimed => {}
+            ClaimOutcome::Expired => {
+                return Err(ToolError::delete_not_confirmed(&entity.name, &id)
+                    .with_suggestion("The preview expired: call delete with confirm=false again, show it to the user, then confirm."));
+            }
+            _ => return Err(ToolError::delete_not_confirmed(&entity.name, &id)),
+        }
+        let request = EspoRequest::new(Method::Delete, [entity.name.as_str(), id.as_str()]);
+        if let Err(e) = self.ctx.send(request).await {
+            if e.code != ErrorCode::RecordNotFound {
+                // The record is still there: let the agent retry without a new preview.
+                let _ = self.ctx.deletes.release(&entity.name, &id, owner).await;
+            }
+            return Err(record_missing(e, &entity.name, &id));
+        }
+        Ok(Json(DeleteOutcome {
+            status: "deleted".into(),
+            entity_type: entity.name.clone(),
+            id,
+            name: None,
+            fields: None,
+            related: None,
+            expires_in_secs: None,
+            note: "Deleted.".into(),
+        }))
+    }
+
+    #[tool(
+        name = "link",
+        description = "Link records through a link of the first one (e.g. add contacts to an Account's `contacts`). Give foreignId or foreignIds.",
+        input_schema = input_schema::<LinkArgs>(),
+        annotations(title = "Link records", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn link(&self, arguments: JsonObject) -> Result<Json<LinkOutcome>, ToolError> {
+        let args: LinkArgs = parse_args("link", arguments)?;
+        self.relate(args, true).await.map(Json)
+    }
+
+    #[tool(
+        name = "unlink",
+        description = "Remove links between records (the records themselves stay). Give foreignId or foreignIds.",
+        input_schema = input_schema::<LinkArgs>(),
+        annotations(title = "Unlink records", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn unlink(&self, arguments: JsonObject) -> Result<Json<LinkOutcome>, ToolError> {
+        let args: LinkArgs = parse_args("unlink", arguments)?;
+        self.relate(args, false).await.map(Json)
+    }
+
+    #[tool(
+        name = "add_note",
+        description = "Post a note to a record's stream (its activity feed), e.g. a call summary.",
+        input_schema = input_schema::<AddNoteArgs>(),
+        annotations(title = "Add note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn add_note(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
+        let args: AddNoteArgs = parse_args("add_note", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type(&schema, &args.entity_type)?;
+        let id = names::id(&args.id)?;
+        if !entity.has_stream {
+            return Err(ToolError::invalid_argument("entityType", &format!("{} records have no stream to post notes to", entity.name))
+                .with_suggestion("Notes can be posted to types with a stream, e.g. Account, Contact, Lead, Opportunity, Case, Task, Meeting."));
+        }
+        if args.text.trim().is_empty() {
+            return Err(ToolError::invalid_argument("text", "is empty"));
+        }
+        fetch(&self.ctx, entity, id).await?;
+        let body =
+            json!({"type": "Post", "parentType": entity.name, "parentId": id, "post": args.text});
+        let note = self.ctx.send(EspoRequest::post(["Note"], body)).await?;
+        let mut out = note.as_object().cloned().unwrap_or_default();
+        out.insert(
+            "url".into(),
+            Value::String(self.ctx.record_url(&entity.name, id)),
+        );
+        Ok(Json(WrittenRecord(out)))
+    }
+
+    #[tool(
+        name = "update_kanban",
+        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column.",
+        input_schema = input_schema::<KanbanArgs>(),
+        annotations(title = "Move on kanban", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn update_kanban(&self, arguments: JsonObject) -> Result<Json<KanbanOutcome>, ToolError> {
+        let args: KanbanArgs = parse_args("update_kanban", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
+        if entity.name == "Email" {
+            return Err(ToolError::send_blocked("moving an Email on the kanban"));
+        }
+        not_sending(entity)?;
+        let id = names::id(&args.id)?;
+        let field_name = entity.status_field.clone().ok_or_else(|| {
+            ToolError::invalid_argument(
+                "entityType",
+                &format!("{} has no kanban (no status field)", entity.name),
+            )
+            .with_suggestion(
+                "Kanban types: Opportunity (stage), Task, Case, Lead, Meeting, Call (status).",
+            )
+        })?;
+        let options: Vec<String> = entity
+            .field(&field_name)
+            .and_then(|f| f.options.clone())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .filter(|v| !v.is_empty())
+            .collect();
+        if !options.contains(&args.group) {
+            return Err(ToolError::invalid_field_value(
+                &entity.name,
+                &field_name,
+                &format!(
+                    "\"{}\" is not a kanban group",
+                    crate::validate::error::excerpt(&args.group)
+                ),
+            )
+            .with_suggestion(format!("Groups: {}", options.join(", "))));
+        }
+        fetch(&self.ctx, entity, id).await?;
+        let request = EspoRequest::new(Method::Put, [entity.name.as_str(), id])
+            .with_body(json!({ field_name.clone(): args.group }));
+        self.ctx
+            .send(request)
+            .await
+            .map_err(|e| record_missing(e, &entity.name, id))?;
+        if let Some(position) = args.position {
+            let list = EspoRequest::get(["Kanban", entity.name.as_str()])
+                .with_query("where[0][type]", "equals")
+                .with_query("where[0][attribute]", field_name.as_str())
+                .with_query("where[0][value]", args.group.as_str())
+                .with_query("select", "id")
+                .with_query("maxSize", "200");
+            let body = self.ctx.send(list).await?;
+            let mut ids: Vec<String> = body
+                .get("list")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            ids.retain(|other| other != id);
+            let at = (position as usize).min(ids.len());
+            ids.insert(at, id.to_owned());
+            let order = json!({"entityType": entity.name, "group": args.group, "ids": ids});
+            self.ctx
+                .send(EspoRequest::new(Method::Put, ["Kanban", "order"]).with_body(order))
+                .await?;
+        }
+        Ok(Json(KanbanOutcome {
+            entity_type: entity.name.clone(),
+            id: id.to_owned(),
+            field: field_name,
+            group: args.group,
+            position: args.position,
+            url: self.ctx.record_url(&entity.name, id),
+        }))
+    }
+
+    #[tool(
+        name = "draft_email",
+        description = "Prepare an email as a Draft in EspoCRM (never sent: a person reviews and sends it). Optionally render an EmailTemplate for the parent record. `from` defaults to ESPOCRM_EMAIL_FROM, else the API user's own address.",
+        input_schema = input_schema::<DraftEmailArgs>(),
+        annotations(title = "Draft email", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn draft_email(&self, arguments: JsonObject) -> Result<Json<DraftOutcome>, ToolError> {
+        let args: DraftEmailArgs = parse_args("draft_email", arguments)?;
+        let schema = self.ctx.schema().await?;
+        names::entity_type_for(&schema, "Email", Action::Create)?;
+        if args.to.is_empty() {
+            return Err(ToolError::invalid_argument(
+                "to",
+                "needs at least one recipient",
+            ));
+        }
+        let to: Vec<String> = args
+            .to
+            .iter()
+            .map(|a| check_address("to", a))
+            .collect::<Result<_, _>>()?;
+        let cc: Vec<String> = args
+            .cc
+            .iter()
+            .flatten()
+            .map(|a| check_address("cc", a))
+            .collect::<Result<_, _>>()?;
+        let bcc: Vec<String> = args
+            .bcc
+            .iter()
+            .flatten()
+            .map(|a| check_address("bcc", a))
+            .collect::<Result<_, _>>()?;
+        let from = match args.from.as_deref().or(self.ctx.email_from.as_deref()) {
+            Some(f) => check_address("from", f)?,
+            None => schema
+                .user
+                .own_addresses
+                .first()
+                .or(schema.user.from_addresses.first())
+                .cloned()
+                .ok_or_else(|| {
+                    ToolError::invalid_field_value("Email", "from", "the API user has no email address")
+                        .with_suggestion("Give `from`, or set ESPOCRM_EMAIL_FROM to an address the API user may send from.")
+                })?,
+        };
+        let parent = match (&args.parent_type, &args.parent_id) {
+            (Some(t), Some(i)) => {
+                let entity = names::entity_type(&schema, t)?;
+                Some((entity.name.clone(), names::id(i)?.to_owned()))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ToolError::invalid_argument(
+                    "parentType",
+                    "parentType and parentId go together",
+                ));
+            }
+        };
+        let (mut subject, mut body, mut is_html) =
+            (args.subject.clone(), args.body.clone(), args.is_html);
+        if let Some(template_id) = &args.template_id {
+            let template_id = names::id(template_id)?;
+            let mut prepare = Map::new();
+            prepare.insert("emailAddress".into(), json!(to[0]));
+            if let Some((t, i)) = &parent {
+                prepare.insert("parentType".into(), json!(t));
+                prepare.insert("parentId".into(), json!(i));
+            }
+            let rendered = self
+                .ctx
+                .send(EspoRequest::post(
+                    ["EmailTemplate", template_id, "prepare"],
+                    Value::Object(prepare),
+                ))
+                .await
+                .map_err(|e| {
+                    if e.code == ErrorCode::RecordNotFound {
+                        ToolError::template_not_found(template_id)
+                    } else {
+                        e
+                    }
+                })?;
+            subject = subject.or_else(|| {
+                rendered
+                    .get("subject")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            body = body.or_else(|| {
+                rendered
+                    .get("body")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            is_html = is_html.or_else(|| rendered.get("isHtml").and_then(Value::as_bool));
+        }
+        let mut email = Map::new();
+        email.insert("status".into(), json!("Draft"));
+        email.insert("from".into(), json!(from));
+        email.insert("to".into(), json!(to.join(";")));
+        if !cc.is_empty() {
+            email.insert("cc".into(), json!(cc.join(";")));
+        }
+        if !bcc.is_empty() {
+            email.insert("bcc".into(), json!(bcc.join(";")));
+        }
+        if let Some(s) = &subject {
+            email.insert("subject".into(), json!(s));
+        }
+        email.insert("body".into(), json!(body.unwrap_or_default()));
+        email.insert("isHtml".into(), json!(is_html.unwrap_or(true)));
+        if let Some((t, i)) = &parent {
+            email.insert("parentType".into(), json!(t));
+            email.insert("parentId".into(), json!(i));
+        }
+        let created = self.ctx.send(EspoRequest::post(["Email"], Value::Object(email))).await.map_err(|e| {
+            if e.message.contains("Not allowed 'from' address") {
+                ToolError::invalid_field_value("Email", "from", &format!("EspoCRM does not let the API user send from {from}"))
+                    .with_suggestion("Set ESPOCRM_EMAIL_FROM (or `from`) to one of the API user's own addresses, as shown by `espomcp check` / the user's profile in EspoCRM.")
+            } else if e.code == ErrorCode::RecordNotFound || e.message.contains("non-existing") {
+                ToolError::invalid_field_value("Email", "parentId", "the parent record does not exist")
+            } else {
+                e
+            }
+        })?;
+        let id = created
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Json(DraftOutcome {
+            url: self.ctx.record_url("Email", &id),
+            id,
+            status: "Draft".into(),
+            from,
+            to,
+            subject,
+        }))
+    }
+}
+
+impl EspoMcp {
+    /// `link` and `unlink`.
+    async fn relate(&self, args: LinkArgs, relate: bool) -> Result<LinkOutcome, ToolError> {
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
+        not_sending(entity)?;
+        let id = names::id(&args.id)?;
+        let link = names::link(entity, &args.link)?;
+        let foreign_ids: Vec<String> = match (&args.foreign_id, &args.foreign_ids) {
+            (Some(one), None) => vec![names::id(one)?.to_owned()],
+            (None, Some(many)) if !many.is_empty() => many
+                .iter()
+                .map(|i| names::id(i).map(str::to_owned))
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(ToolError::invalid_argument(
+                    "foreignId",
+                    "give exactly one of foreignId and foreignIds (a non-empty list)",
+                ));
+            }
+        };
+        let body = if foreign_ids.len() == 1 {
+            json!({"id": foreign_ids[0]})
+        } else {
+            json!({"ids": foreign_ids})
+        };
+        let method = if relate { Method::Post } else { Method::Delete };
+        let request = EspoRequest::new(method, [entity.name.as_str(), id, link.name.as_str()])
+            .with_body(body);
+        self.ctx.send(request).await.map_err(|e| {
+            if e.code == ErrorCode::RecordNotFound {
+                ToolError::record_not_found(&entity.name, id).with_suggestion(format!(
+                    "Check that the {} record and the linked records ({}) exist: search for them first.",
+                    entity.name,
+                    link.entity.as_deref().unwrap_or("the foreign entity")
+                ))
+            } else {
+                e
+            }
+        })?;
+        Ok(LinkOutcome {
+            entity_type: entity.name.clone(),
+            id: id.to_owned(),
+            link: link.name.clone(),
+            foreign_ids,
+            status: if relate { "linked" } else { "unlinked" }.into(),
+        })
+    }
+}
