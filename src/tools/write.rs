@@ -404,12 +404,15 @@ impl EspoMcp {
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
         let id = names::id(&args.id)?;
         if entity.name == "Email" {
-            if let Some(status) = args.data.get("status") {
-                if status.as_str() != Some("Draft") {
-                    return Err(ToolError::send_blocked(
-                        "changing an Email's status to anything but Draft",
-                    ));
-                }
+            // A draft may be edited, never moved on towards sending.
+            if args
+                .data
+                .get("status")
+                .is_some_and(|s| s.as_str() != Some("Draft"))
+            {
+                return Err(ToolError::send_blocked(
+                    "changing an Email's status to anything but Draft",
+                ));
             }
         } else {
             not_sending(entity)?;
@@ -461,10 +464,10 @@ impl EspoMcp {
                     EspoRequest::get([entity.name.as_str(), id.as_str(), link.name.as_str()])
                         .with_query("maxSize", "1")
                         .with_query("select", "id");
-                if let Ok(body) = self.ctx.send(request).await {
-                    if let Some(total) = body.get("total").and_then(Value::as_i64) {
-                        related.insert(link.name.clone(), json!(total));
-                    }
+                if let Ok(body) = self.ctx.send(request).await
+                    && let Some(total) = body.get("total").and_then(Value::as_i64)
+                {
+                    related.insert(link.name.clone(), json!(total));
                 }
             }
             let pending = self.ctx.deletes.register(&entity.name, &id, owner).await?;
