@@ -41,11 +41,18 @@ fn send_blocked_for(entity_type: &str) -> ToolError {
     ToolError::send_blocked(&format!("writing {entity_type} records"))
 }
 
-/// Refuses the entity types that can send mail.
-fn not_sending(entity: &EntityType) -> Result<(), ToolError> {
-    if SENDING_ENTITY_TYPES.contains(&entity.name.as_str()) {
-        let error = send_blocked_for(&entity.name);
-        return Err(if entity.name == "Email" {
+/// Whether a requested entity type name means `entity_type` (names are matched as EspoCRM
+/// routes them, whatever the case).
+fn is_type(requested: &str, entity_type: &str) -> bool {
+    requested.trim().eq_ignore_ascii_case(entity_type)
+}
+
+/// Refuses the entity types that can send mail — by the requested name, before any lookup,
+/// so the answer is SEND_BLOCKED whether or not the API user could see the type.
+fn not_sending(requested: &str) -> Result<(), ToolError> {
+    if let Some(name) = SENDING_ENTITY_TYPES.iter().find(|t| is_type(requested, t)) {
+        let error = send_blocked_for(name);
+        return Err(if *name == "Email" {
             error.with_suggestion("Use draft_email to prepare an email; espomcp never sends mail.")
         } else {
             error
@@ -307,9 +314,8 @@ fn writable_entity<'s>(
     name: &str,
     action: Action,
 ) -> Result<&'s EntityType, ToolError> {
-    let entity = names::entity_type_for(schema, name, action)?;
-    not_sending(entity)?;
-    Ok(entity)
+    not_sending(name)?;
+    Ok(names::entity_type_for(schema, name, action)?)
 }
 
 fn check_address(field: &str, address: &str) -> Result<String, ToolError> {
@@ -401,9 +407,7 @@ impl EspoMcp {
     async fn update(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
         let args: UpdateArgs = parse_args("update", arguments)?;
         let schema = self.ctx.schema().await?;
-        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
-        let id = names::id(&args.id)?;
-        if entity.name == "Email" {
+        if is_type(&args.entity_type, "Email") {
             // A draft may be edited, never moved on towards sending.
             if args
                 .data
@@ -415,8 +419,10 @@ impl EspoMcp {
                 ));
             }
         } else {
-            not_sending(entity)?;
+            not_sending(&args.entity_type)?;
         }
+        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
+        let id = names::id(&args.id)?;
         let data = write::validate(entity, &args.data, WriteMode::Update)?;
         let request =
             EspoRequest::new(Method::Put, [entity.name.as_str(), id]).with_body(data.into_body());
@@ -578,11 +584,11 @@ impl EspoMcp {
     async fn update_kanban(&self, arguments: JsonObject) -> Result<Json<KanbanOutcome>, ToolError> {
         let args: KanbanArgs = parse_args("update_kanban", arguments)?;
         let schema = self.ctx.schema().await?;
-        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
-        if entity.name == "Email" {
+        if is_type(&args.entity_type, "Email") {
             return Err(ToolError::send_blocked("moving an Email on the kanban"));
         }
-        not_sending(entity)?;
+        not_sending(&args.entity_type)?;
+        let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
         let id = names::id(&args.id)?;
         let field_name = entity.status_field.clone().ok_or_else(|| {
             ToolError::invalid_argument(
@@ -800,8 +806,8 @@ impl EspoMcp {
     /// `link` and `unlink`.
     async fn relate(&self, args: LinkArgs, relate: bool) -> Result<LinkOutcome, ToolError> {
         let schema = self.ctx.schema().await?;
+        not_sending(&args.entity_type)?;
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
-        not_sending(entity)?;
         let id = names::id(&args.id)?;
         let link = names::link(entity, &args.link)?;
         let foreign_ids: Vec<String> = match (&args.foreign_id, &args.foreign_ids) {
