@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ToolError;
+use crate::telemetry::Redacted;
 
 /// What every tool may use. Cheap to clone (handles only).
 #[derive(Debug, Clone)]
@@ -43,9 +44,16 @@ impl ToolContext {
         Ok(self.metadata.schema().await?)
     }
 
-    /// Sends one request through the gateway and returns the JSON body.
+    /// Sends one request through the gateway and returns the JSON body. At TRACE, the request
+    /// and response bodies are logged with personal data redacted.
     pub async fn send(&self, request: EspoRequest) -> Result<Value, ToolError> {
-        Ok(self.gateway.send(request).await?.body)
+        let described = request.describe();
+        if let Some(body) = &request.body {
+            tracing::trace!(request = %described, body = %Redacted(body), "to EspoCRM");
+        }
+        let response = self.gateway.send(request).await?;
+        tracing::trace!(request = %described, status = response.status, body = %Redacted(&response.body), "from EspoCRM");
+        Ok(response.body)
     }
 
     /// The record's page in EspoCRM's web UI.

@@ -1,0 +1,29 @@
+//! Integration tests of the `espomcp` binary: each test starts an in-process EspoCRM sandbox,
+//! spawns the real server over stdio and talks MCP to it with rmcp's client, on the 2025-11-25
+//! handshake or the 2026-07-28 `server/discover` lifecycle.
+//!
+//! - `common`: starting sandboxes and servers, calling tools, reading the sandbox directly.
+//! - `eras`: identity, instructions and tools on both protocol eras; protocol errors.
+//! - `read_tools`: the success path of every read tool, on both eras, checked against the data.
+//! - `errors`: every error code the read tools produce.
+//! - `limits`: requests in flight, requests per second, bounded retries (the acceptance tests).
+//! - `metadata`: one metadata fetch per miss, and its TTL.
+//! - `logs`: stdout is protocol only; logs never carry the API key; exit when stdin closes.
+//! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
+
+#[path = "mcp/cli.rs"]
+mod cli;
+#[path = "mcp/common.rs"]
+mod common;
+#[path = "mcp/eras.rs"]
+mod eras;
+#[path = "mcp/errors.rs"]
+mod errors;
+#[path = "mcp/limits.rs"]
+mod limits;
+#[path = "mcp/logs.rs"]
+mod logs;
+#[path = "mcp/metadata.rs"]
+mod metadata;
+#[path = "mcp/read_tools.rs"]
+mod read_tools;

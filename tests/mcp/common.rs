@@ -1,0 +1,521 @@
+//! What every test needs: an in-process sandbox, the real `espomcp` binary spawned over stdio
+//! with rmcp's child-process client on a chosen protocol era, and an independent view of the
+//! sandbox's data over plain HTTP (reqwest), to check the tools' answers against.
+
+use std::future::Future;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use espocrm_sandbox::Sandbox;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    JsonObject, ProtocolVersion,
+};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceError, ServiceExt};
+use serde_json::{Map, Value, json};
+use tempfile::TempDir;
+use tokio::io::AsyncReadExt;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_espomcp");
+
+/// The five read tools, in the order the server lists them.
+pub const TOOLS: [&str; 5] = [
+    "list_entity_types",
+    "get_schema",
+    "search",
+    "get",
+    "get_related",
+];
+
+/// Every variable the binary reads (and those that locate its config file). They are removed
+/// from the child's environment so the developer's own settings never leak into a test.
+const CONFIG_VARIABLES: [&str; 18] = [
+    "ESPOCRM_URL",
+    "ESPOCRM_API_KEY",
+    "ESPOCRM_TIMEOUT_SECS",
+    "ESPOCRM_TLS_VERIFY",
+    "ESPOCRM_EMAIL_FROM",
+    "SERVER_MAX_LIMIT",
+    "SERVER_METADATA_TTL_SECS",
+    "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
+    "SERVER_RATE_LIMIT_BURST",
+    "SERVER_RATE_LIMIT_MAX_CONCURRENT",
+    "SERVER_DELETE_CONFIRMATION_TTL_SECS",
+    "SERVER_PROMPTS_DIR",
+    "LOGGING_LEVEL",
+    "LOGGING_JSON",
+    "LOGGING_FILE",
+    "RUST_LOG",
+    "HOME",
+    "XDG_CONFIG_HOME",
+];
+
+/// How long any single wait in these tests may take before it counts as a hang.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The MCP protocol era a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// The `initialize` handshake, asking for 2025-11-25.
+    Legacy,
+    /// `server/discover` and per-request `_meta`, 2026-07-28.
+    Modern,
+}
+
+impl Era {
+    pub fn version(self) -> ProtocolVersion {
+        match self {
+            Era::Legacy => ProtocolVersion::V_2025_11_25,
+            Era::Modern => ProtocolVersion::V_2026_07_28,
+        }
+    }
+}
+
+pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// A fresh sandbox with the seeded demo data.
+pub async fn sandbox() -> Sandbox {
+    Sandbox::start().await.expect("the sandbox starts")
+}
+
+/// A `tokio` command for the binary with a clean environment: no settings of the developer's,
+/// and a home and config directory of its own (so no user config file is read).
+pub fn command(home: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(BIN);
+    for name in CONFIG_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .current_dir(home)
+        .kill_on_drop(true);
+    command
+}
+
+/// The same for `std::process` (the CLI tests).
+pub fn std_command(home: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(BIN);
+    for name in CONFIG_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .current_dir(home);
+    command
+}
+
+/// Connects an rmcp client on `era` over any transport.
+pub async fn connect<T, E, A>(transport: T, era: Era) -> Client
+where
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let config = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("espomcp-integration-tests", "0.0.0"),
+    )
+    .with_protocol_version(era.version());
+    let started = match era {
+        Era::Legacy => config.serve(transport).await,
+        Era::Modern => {
+            config
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    },
+                )
+                .await
+        }
+    };
+    started.unwrap_or_else(|e| panic!("the MCP session on {era:?} does not start: {e}"))
+}
+
+/// How to start a server.
+pub struct ServerBuilder<'a> {
+    sandbox: &'a Sandbox,
+    era: Era,
+    api_key: String,
+    env: Vec<(String, String)>,
+}
+
+/// `espomcp` running as a child process, with a connected client.
+pub struct Server {
+    pub client: Client,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_task: tokio::task::JoinHandle<()>,
+    /// The server's HOME and config directory, removed when the server is dropped.
+    _home: TempDir,
+}
+
+impl<'a> ServerBuilder<'a> {
+    pub fn era(mut self, era: Era) -> Self {
+        self.era = era;
+        self
+    }
+
+    pub fn api_key(mut self, key: &str) -> Self {
+        self.api_key = key.to_owned();
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: impl ToString) -> Self {
+        self.env.push((name.to_owned(), value.to_string()));
+        self
+    }
+
+    pub async fn start(self) -> Server {
+        let home = TempDir::new().expect("a temporary home");
+        let command = command(home.path()).configure(|c| {
+            c.env("ESPOCRM_URL", &self.sandbox.url)
+                .env("ESPOCRM_API_KEY", &self.api_key)
+                .env("LOGGING_LEVEL", "warn");
+            for (name, value) in &self.env {
+                c.env(name, value);
+            }
+        });
+        let (transport, stderr) = TokioChildProcess::builder(command)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("espomcp spawns");
+        let captured = Arc::new(Mutex::new(Vec::new()));
+        let sink = captured.clone();
+        let mut stderr = stderr.expect("stderr is piped");
+        let stderr_task = tokio::spawn(async move {
+            let mut buffer = [0u8; 4096];
+            loop {
+                match stderr.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buffer[..n]),
+                }
+            }
+        });
+        let client = connect(transport, self.era).await;
+        Server {
+            client,
+            stderr: captured,
+            stderr_task,
+            _home: home,
+        }
+    }
+}
+
+impl Server {
+    /// A server on `sandbox` with the agent's key, the legacy era and default settings.
+    pub fn builder(sandbox: &Sandbox) -> ServerBuilder<'_> {
+        ServerBuilder {
+            sandbox,
+            era: Era::Legacy,
+            api_key: sandbox.agent_api_key.clone(),
+            env: Vec::new(),
+        }
+    }
+
+    pub async fn start(sandbox: &Sandbox, era: Era) -> Server {
+        Server::builder(sandbox).era(era).start().await
+    }
+
+    /// Calls a tool; a protocol error is returned as such.
+    pub async fn try_call(
+        &self,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, ServiceError> {
+        let arguments: JsonObject = match arguments {
+            Value::Object(o) => o,
+            other => panic!("tool arguments must be an object, not {other}"),
+        };
+        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        tokio::time::timeout(PATIENCE, self.client.call_tool(params))
+            .await
+            .unwrap_or_else(|_| panic!("{tool} did not answer within {PATIENCE:?}"))
+    }
+
+    /// Calls a tool that must answer (successfully or with a tool error).
+    pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        let shown = arguments.to_string();
+        self.try_call(tool, arguments)
+            .await
+            .unwrap_or_else(|e| panic!("{tool} {shown}: protocol error {e}"))
+    }
+
+    /// Calls a tool that must succeed; returns its structured content.
+    pub async fn ok(&self, tool: &str, arguments: Value) -> Value {
+        let shown = arguments.to_string();
+        let result = self.call(tool, arguments).await;
+        success_of(&result, &format!("{tool} {shown}"))
+    }
+
+    /// Calls a tool that must fail with a tool error; returns the `error` object.
+    pub async fn err(&self, tool: &str, arguments: Value) -> Map<String, Value> {
+        let shown = arguments.to_string();
+        let result = self.call(tool, arguments).await;
+        error_of(&result, &format!("{tool} {shown}"))
+    }
+
+    /// Calls a tool that must fail with `code`; returns the `error` object.
+    pub async fn err_code(&self, tool: &str, arguments: Value, code: &str) -> Map<String, Value> {
+        let shown = arguments.to_string();
+        let error = self.err(tool, arguments).await;
+        assert_eq!(error["code"], code, "{tool} {shown}: {error:?}");
+        error
+    }
+
+    /// A good call still works (the server keeps serving after bad ones).
+    pub async fn assert_still_serving(&self) {
+        let page = self
+            .ok(
+                "search",
+                json!({"entityType": "Account", "limit": 1, "select": ["name"]}),
+            )
+            .await;
+        assert_eq!(page["list"].as_array().map(Vec::len), Some(1), "{page}");
+    }
+
+    /// Closes the session (stdin), waits for the child, and returns what it wrote to stderr.
+    pub async fn stop(self) -> String {
+        let Server {
+            client,
+            stderr,
+            stderr_task,
+            ..
+        } = self;
+        let _ = tokio::time::timeout(PATIENCE, client.cancel()).await;
+        let _ = tokio::time::timeout(PATIENCE, stderr_task).await;
+        String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned()
+    }
+}
+
+/// The text blocks of a result, joined.
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .collect()
+}
+
+/// The structured content of a successful result, checked against its text twin.
+pub fn success_of(result: &CallToolResult, what: &str) -> Value {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "{what} failed: {}",
+        text_of(result)
+    );
+    let structured = result
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("{what}: no structuredContent: {}", text_of(result)));
+    let text: Value = serde_json::from_str(&text_of(result))
+        .unwrap_or_else(|e| panic!("{what}: the text content is not JSON ({e})"));
+    assert_eq!(
+        text, structured,
+        "{what}: text and structuredContent differ"
+    );
+    structured
+}
+
+/// The `error` object of a failed result, checked for its four parts.
+pub fn error_of(result: &CallToolResult, what: &str) -> Map<String, Value> {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "{what} should have failed: {}",
+        text_of(result)
+    );
+    let structured = result.structured_content.clone().unwrap_or_else(|| {
+        panic!(
+            "{what}: an error without structuredContent: {}",
+            text_of(result)
+        )
+    });
+    let text: Value = serde_json::from_str(&text_of(result))
+        .unwrap_or_else(|e| panic!("{what}: the error text is not JSON ({e})"));
+    assert_eq!(
+        text, structured,
+        "{what}: text and structuredContent differ"
+    );
+    let error = structured["error"]
+        .as_object()
+        .cloned()
+        .unwrap_or_else(|| panic!("{what}: no error object in {structured}"));
+    for key in ["code", "message", "suggestion"] {
+        assert!(
+            error[key].as_str().is_some_and(|s| !s.trim().is_empty()),
+            "{what}: error.{key} missing or empty: {error:?}"
+        );
+    }
+    assert!(error["retryable"].is_boolean(), "{what}: {error:?}");
+    error
+}
+
+/// The list of a page, as objects.
+pub fn rows(page: &Value) -> Vec<Map<String, Value>> {
+    page["list"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list in {page}"))
+        .iter()
+        .map(|r| r.as_object().cloned().expect("a record is an object"))
+        .collect()
+}
+
+pub fn ids(page: &Value) -> Vec<String> {
+    rows(page)
+        .iter()
+        .map(|r| r["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+pub fn total(page: &Value) -> u64 {
+    page["total"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no total in {page}"))
+}
+
+/// The record's page in EspoCRM's web UI, as the server must link it.
+pub fn record_url(sandbox: &Sandbox, entity: &str, id: &str) -> String {
+    format!("{}/#{entity}/view/{id}", sandbox.url)
+}
+
+/// Plain HTTP access to the sandbox, independent of espomcp.
+pub struct Direct<'a> {
+    sandbox: &'a Sandbox,
+    http: reqwest::Client,
+}
+
+impl<'a> Direct<'a> {
+    pub fn new(sandbox: &'a Sandbox) -> Self {
+        Self {
+            sandbox,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/{path}", self.sandbox.url)
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Value {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        let response = self
+            .http
+            .get(format!("{}?{query}", self.url(path)))
+            .header("X-Api-Key", &self.sandbox.agent_api_key)
+            .send()
+            .await
+            .expect("the sandbox answers");
+        let status = response.status();
+        assert!(status.is_success(), "GET {path}: {status}");
+        response.json().await.expect("JSON")
+    }
+
+    /// Every record of a type, all attributes, in the sandbox's default order.
+    pub async fn all(&self, entity: &str) -> Vec<Map<String, Value>> {
+        self.all_at(entity).await
+    }
+
+    /// Every record linked to `entity`/`id` through `link`.
+    pub async fn all_related(&self, entity: &str, id: &str, link: &str) -> Vec<Map<String, Value>> {
+        self.all_at(&format!("{entity}/{id}/{link}")).await
+    }
+
+    async fn all_at(&self, path: &str) -> Vec<Map<String, Value>> {
+        let mut records = Vec::new();
+        loop {
+            let page = self
+                .get(
+                    path,
+                    &[
+                        ("maxSize", "200".to_owned()),
+                        ("offset", records.len().to_string()),
+                    ],
+                )
+                .await;
+            let list = page["list"].as_array().cloned().unwrap_or_default();
+            let total = page["total"].as_u64().unwrap_or(0) as usize;
+            if list.is_empty() {
+                break;
+            }
+            records.extend(list.into_iter().filter_map(|v| v.as_object().cloned()));
+            if records.len() >= total {
+                break;
+            }
+        }
+        records
+    }
+
+    /// Creates a record; returns its id.
+    pub async fn create(&self, entity: &str, body: Value) -> String {
+        let response = self
+            .http
+            .post(self.url(entity))
+            .header("X-Api-Key", &self.sandbox.agent_api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("the sandbox answers");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {entity}: {status} {body}");
+        body["id"].as_str().expect("the new id").to_owned()
+    }
+}
+
+/// Polls `check` every 50 ms until it holds, failing after `deadline`.
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "{what}: not within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `body` and asserts that it made no request to EspoCRM at all.
+pub async fn assert_no_upstream_request<F, Fut, T>(sandbox: &Sandbox, what: &str, body: F) -> T
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let before = sandbox.stats();
+    let out = body().await;
+    let after = sandbox.stats();
+    assert_eq!(
+        before.requests_by_route, after.requests_by_route,
+        "{what}: a pure validation error must not reach EspoCRM"
+    );
+    out
+}
+
+/// Lower-case, for the case-insensitive comparisons of EspoCRM's collation.
+pub fn lower(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_lowercase)
+}
+
+pub fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
