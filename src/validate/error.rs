@@ -340,3 +340,18 @@ fn join(items: impl Iterator<Item = String>) -> String {
     }
     text
 }
+
+/// `` `a`, `b` and 3 more ``, for refusals phrased outside this file (the write checks).
+pub(crate) fn quoted_names(list: &[String]) -> String {
+    names(list)
+}
+
+/// `"a", "b" and 3 more`, for refusals phrased outside this file (the write checks).
+pub(crate) fn quoted_values(list: &[String]) -> String {
+    quote_values(list)
+}
+
+/// `rest`, preceded by "Did you mean …?" when there are close matches.
+pub(crate) fn did_you_mean(closest: &[String], rest: String) -> String {
+    with_closest(closest, rest)
+}

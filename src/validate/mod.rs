@@ -14,6 +14,9 @@
 //!   `orderBy`/`order`.
 //! - `where_clause.rs` — the `where` filter: the caller's conditions in, a validated
 //!   [`Where`](where_clause::Where) tree out.
+//! - `write.rs` — the `data` of a create or an update: every attribute writable, every value
+//!   fitting its field, every required field given; refusals come all at once, as
+//!   [`WriteErrors`](write::WriteErrors).
 //! - `suggest.rs` — close matches for misspelt names.
 
 pub mod error;
@@ -22,5 +25,6 @@ mod suggest;
 #[cfg(test)]
 pub(crate) mod test_schema;
 pub mod where_clause;
+pub mod write;
 
 pub use error::ValidationError;
