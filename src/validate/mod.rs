@@ -15,7 +15,8 @@
 //! - `where_clause.rs` — the `where` filter: the caller's conditions in, a validated
 //!   [`Where`](where_clause::Where) tree out.
 //! - `write.rs` — the `data` of a create or an update: every attribute writable, every value
-//!   fitting its field, every required field given; all problems reported at once.
+//!   fitting its field, every required field given; refusals come all at once, as
+//!   [`WriteErrors`](write::WriteErrors).
 //! - `suggest.rs` — close matches for misspelt names.
 
 pub mod error;

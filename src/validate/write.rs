@@ -42,8 +42,9 @@
 //! - `email`: `""`, or `local@domain.tld` in ASCII, without spaces, one `@`, a dotted domain.
 //! - `phone`: `""`, or digits with an optional leading `+` and spaces, `-`, `.`, `(`, `)`; at
 //!   least 4 digits (the rule the sandbox applies; EspoCRM stores E.164).
-//! - `url`: `""`, or an `http://`/`https://` address or a bare domain (`example.com/about`), as
-//!   EspoCRM's form accepts them; no other scheme, no spaces, no `user@`.
+//! - `url`: `""`, or an `http://`/`https://` address or a bare domain (`example.com/about`,
+//!   which EspoCRM's url field also takes); no other scheme, no spaces, no `user@`; hosts in
+//!   ASCII (punycode for international names).
 //! - `enum`, `salutationName`: a string among the options when the field declares any (`""`
 //!   only if it is one of them).
 //! - `enumInt`: an integer among the options (or a string option such as `""`).
@@ -68,6 +69,7 @@
 //! - a type this crate does not know: anything (EspoCRM checks it).
 //!
 //! `""` for a date, a date-time, an id or a parent type is sent as `null`.
+//!
 //! Arrays hold at most [`MAX_ITEMS`] items and `data` at most [`MAX_ATTRIBUTES`] attributes.
 //! Whether linked records exist is not checked here: EspoCRM answers that (403
 //! `cannotRelateNonExisting`).
@@ -80,6 +82,16 @@
 //! its `…Data`, a `datetimeOptional` by the date-time or its `…Date`. On update required fields
 //! may be left out but not emptied (`null`, a blank string, `[]`). Both are
 //! `MISSING_REQUIRED_FIELD`, naming every missing field at once.
+//!
+//! # Codes and order
+//!
+//! Each [`WriteProblem`] has its code: `INVALID_FIELD` for a name that cannot be written,
+//! `MISSING_REQUIRED_FIELD`, `INVALID_ID` for a malformed id, `INVALID_FIELD_VALUE` for any
+//! other value, `INVALID_ARGUMENT` for `data` as a whole (empty, more than [`MAX_ATTRIBUTES`]).
+//! [`WriteErrors`] lists them with problems of names that have no field first (fixing a misspelt
+//! name often settles a "required" too), then by field in the schema's order, which is
+//! alphabetical; its code is the first problem's, so it is `MISSING_REQUIRED_FIELD` exactly when
+//! nothing but required fields is wrong, or when a missing field comes first.
 
 use std::cell::OnceCell;
 use std::collections::BTreeSet;
@@ -668,6 +680,7 @@ pub fn validate(
                     Some(field) => (2, run.position(field), index + 1),
                     None => (1, index, 0),
                 };
+                let kind = run.with_closest(kind, name);
                 run.push(Some(excerpt(name)), kind, rank);
                 continue;
             }
@@ -748,12 +761,14 @@ impl<'a> Run<'a> {
         self.entity.uneditable_fields.contains(name)
     }
 
-    /// What `name` is, and whether and how it may be written.
+    /// What `name` is, and whether and how it may be written. Close matches for an unknown
+    /// name are left empty here (they are built from `classify` itself) and added by
+    /// [`Run::with_closest`].
     fn classify(&self, name: &str) -> Result<Writable<'a>, Refusal<'a>> {
         if !names::is_name(name) {
             return Err((
                 ProblemKind::MalformedName {
-                    closest: self.closest(name),
+                    closest: Vec::new(),
                 },
                 None,
             ));
@@ -797,7 +812,7 @@ impl<'a> Run<'a> {
                 return Err((
                     ProblemKind::UnknownAttribute {
                         entity_type: self.entity.name.clone(),
-                        closest: self.closest(name),
+                        closest: Vec::new(),
                     },
                     None,
                 ));
@@ -952,6 +967,20 @@ impl<'a> Run<'a> {
         self.entity.field(name).filter(|field| !field.disabled)
     }
 
+    /// `kind`, with the close matches of `name` when it is an unknown or malformed name.
+    fn with_closest(&self, kind: ProblemKind, name: &str) -> ProblemKind {
+        match kind {
+            ProblemKind::MalformedName { .. } => ProblemKind::MalformedName {
+                closest: self.closest(name),
+            },
+            ProblemKind::UnknownAttribute { entity_type, .. } => ProblemKind::UnknownAttribute {
+                entity_type,
+                closest: self.closest(name),
+            },
+            other => other,
+        }
+    }
+
     /// The writable attributes closest to `name`.
     fn closest(&self, name: &str) -> Vec<String> {
         let writable = self.writable.get_or_init(|| {
@@ -1016,13 +1045,16 @@ impl<'a> Run<'a> {
                             .cloned()
                             .collect()
                     };
-                    if missing.is_empty() || (absent && has_default(field)) {
+                    let Some(first) = missing.first().cloned() else {
+                        continue;
+                    };
+                    if absent && has_default(field) {
                         continue;
                     }
                     reported.extend(missing.iter().cloned());
                     let advice = self.required_advice(field, &attributes);
                     found.push((
-                        missing[0].clone(),
+                        first,
                         ProblemKind::Required {
                             field: field.name.clone(),
                             attributes: missing,
@@ -1033,22 +1065,18 @@ impl<'a> Run<'a> {
                     ));
                 }
                 WriteMode::Update => {
-                    let flagged: Vec<&String> = if any_of {
-                        if attributes.iter().all(emptied) {
+                    let flagged: Vec<&String> = match (any_of, attributes.iter().all(emptied)) {
+                        (true, true) => {
+                            reported.extend(attributes.iter().cloned());
                             attributes.iter().take(1).collect()
-                        } else {
-                            Vec::new()
                         }
-                    } else {
-                        attributes.iter().filter(|name| emptied(name)).collect()
+                        (true, false) => Vec::new(),
+                        (false, _) => attributes.iter().filter(|name| emptied(name)).collect(),
                     };
                     for name in flagged {
                         let index = self.data.keys().position(|key| key == name).unwrap_or(0);
                         reported.insert(name.clone());
                         found.push((name.clone(), ProblemKind::Emptied, (2, position, index + 1)));
-                    }
-                    if any_of && attributes.iter().all(emptied) {
-                        reported.extend(attributes.iter().cloned());
                     }
                 }
             }
@@ -1526,7 +1554,7 @@ fn check_single(shape: &Shape<'_>, value: &Value) -> Result<Value, ProblemKind> 
                 .map_or_else(accept, Err)
         }
         (Shape::Float { min, max } | Shape::Money { min, max }, Value::Number(number)) => {
-            let given = number.as_f64().unwrap_or(f64::NAN);
+            let given = number.as_f64().ok_or_else(|| wrong_type(shape, value))?;
             out_of_range(given, &number.to_string(), *min, *max).map_or_else(accept, Err)
         }
         (Shape::Money { min, max }, Value::String(text)) => {
@@ -1577,7 +1605,8 @@ fn wrong_type(shape: &Shape<'_>, value: &Value) -> ProblemKind {
     }
 }
 
-/// One record id; `""` and (where `nullable`) `null` unlink.
+/// One record id; where `nullable`, `null` and `""` unlink (a blank `" "` is no id: it is
+/// refused rather than read as an unlink the caller may not have meant).
 fn check_id(
     value: &Value,
     path: &str,
@@ -1585,7 +1614,8 @@ fn check_id(
     found: &mut Vec<(String, ProblemKind)>,
 ) -> Option<Value> {
     match value {
-        Value::Null | Value::String(_) if nullable && is_empty(value) => Some(Value::Null),
+        Value::Null if nullable => Some(Value::Null),
+        Value::String(text) if nullable && text.is_empty() => Some(Value::Null),
         Value::String(text) => match names::id(text) {
             Ok(_) => Some(value.clone()),
             Err(error) => {
@@ -2487,7 +2517,8 @@ mod tests {
             ),
             (
                 json!({"emailAddressData": {"emailAddress": "a@b.co"}}),
-                "`emailAddressData` must be an array of {emailAddress, primary} objects, not an object",
+                "`emailAddressData` must be an array of {emailAddress, primary} objects, \
+                 not an object",
             ),
         ] {
             let (_, code, message) = only_problem(update("Account", given.clone()));
@@ -2821,6 +2852,8 @@ mod tests {
         let (_, code, _) = only_problem(update("Opportunity", json!({"contactsIds": [ID, null]})));
         assert_eq!(code, "INVALID_FIELD_VALUE");
 
+        let (_, code, _) = only_problem(update("Contact", json!({"accountId": " "})));
+        assert_eq!(code, "INVALID_ID");
         let written = accepted(update(
             "Contact",
             json!({"accountId": "", "campaignId": null}),
@@ -3080,6 +3113,17 @@ mod tests {
         ]
     }
 
+    /// Mostly the names of one entity type (its fields and attributes, writable or not), with
+    /// other types' names and arbitrary strings among them.
+    fn own_key(which: usize) -> impl Strategy<Value = String> {
+        let mut own = attributes::all_names(entity(ENTITY_TYPES[which]));
+        own.extend(["deleted", "accountsColumns", "contactsColumns"].map(String::from));
+        prop_oneof![
+            6 => prop::sample::select(own),
+            2 => key(),
+        ]
+    }
+
     /// Strings that fit some field, or nearly.
     fn text() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -3131,6 +3175,11 @@ mod tests {
         ]
     }
 
+    /// Mostly `null`, which nearly every type takes, so that acceptance turns on the keys.
+    fn key_test_value() -> impl Strategy<Value = Value> {
+        prop_oneof![3 => Just(Value::Null), 2 => plausible_value()]
+    }
+
     fn mode() -> impl Strategy<Value = WriteMode> {
         prop_oneof![Just(WriteMode::Create), Just(WriteMode::Update)]
     }
@@ -3169,13 +3218,15 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(1000))]
 
         /// No generated data makes `validate` panic, and no accepted data reaches EspoCRM with an
-        /// attribute the schema does not have or would not store. A create starts from
-        /// [`minimal_create`] so that additions are often accepted.
+        /// attribute the schema does not have or would not store. Keys are mostly the entity
+        /// type's own names, writable or not, values mostly `null`, and a create starts from
+        /// [`minimal_create`], so that whether data is accepted turns on its keys.
         #[test]
         fn accepted_data_holds_only_writable_attributes(
-            which in 0..ENTITY_TYPES.len(),
+            (which, additions) in (0..ENTITY_TYPES.len()).prop_flat_map(|which| {
+                (Just(which), prop::collection::btree_map(own_key(which), key_test_value(), 1..4))
+            }),
             mode in mode(),
-            additions in prop::collection::btree_map(key(), plausible_value(), 0..4),
         ) {
             let entity_type = ENTITY_TYPES[which];
             let entity = entity(entity_type);
@@ -3191,8 +3242,12 @@ mod tests {
                 Ok(written) => {
                     prop_assert_eq!(written.as_map().len(), given.len());
                     for (name, sent) in written.as_map() {
-                        prop_assert!(writable_by_schema(entity, name, mode), "{} was accepted", name);
-                        prop_assert!(is_kept_or_normalised(&given[name], sent), "{}: {}", name, sent);
+                        prop_assert!(
+                            writable_by_schema(entity, name, mode), "{} was accepted", name
+                        );
+                        prop_assert!(
+                            is_kept_or_normalised(&given[name], sent), "{}: {}", name, sent
+                        );
                     }
                 }
                 Err(errors) => check_refusal(&errors)?,
@@ -3212,7 +3267,9 @@ mod tests {
             match validate(entity, &given, mode) {
                 Ok(written) => {
                     for name in written.as_map().keys() {
-                        prop_assert!(writable_by_schema(entity, name, mode), "{} was accepted", name);
+                        prop_assert!(
+                            writable_by_schema(entity, name, mode), "{} was accepted", name
+                        );
                     }
                 }
                 Err(errors) => check_refusal(&errors)?,
@@ -3240,7 +3297,9 @@ mod tests {
             match validate(entity, &given, mode) {
                 Ok(written) => {
                     for (name, sent) in written.as_map() {
-                        prop_assert!(is_kept_or_normalised(&given[name], sent), "{}: {}", name, sent);
+                        prop_assert!(
+                            is_kept_or_normalised(&given[name], sent), "{}: {}", name, sent
+                        );
                     }
                 }
                 Err(errors) => {
