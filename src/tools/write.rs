@@ -268,7 +268,11 @@ fn relation_error(error: ToolError, entity: &EntityType) -> ToolError {
         .message
         .split("link: ")
         .nth(1)
-        .map(|rest| rest.trim_end_matches(['.', ' ']).to_owned())
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
         .filter(|_| error.message.contains("non-existing record"))
     else {
         return error;
