@@ -27,3 +27,5 @@ mod logs;
 mod metadata;
 #[path = "mcp/read_tools.rs"]
 mod read_tools;
+#[path = "mcp/write_tools.rs"]
+mod write_tools;

@@ -335,14 +335,17 @@ fn check_address(field: &str, address: &str) -> Result<String, ToolError> {
     if valid {
         Ok(a.to_owned())
     } else {
-        Err(ToolError::invalid_field_value(
-            "Email",
-            field,
-            &format!(
-                "\"{}\" is not an email address",
+        Err(ToolError::new(
+            ErrorCode::InvalidFieldValue,
+            format!(
+                "`{field}` \"{}\" is not an email address",
                 crate::validate::error::excerpt(a)
             ),
-        ))
+            "Give plain addresses such as name@example.com: no display names, no `;` or `,` \
+             separators (several recipients go in the list, one address per item).",
+            false,
+        )
+        .with_details(json!({"entityType": "Email", "field": field})))
     }
 }
 
@@ -785,7 +788,13 @@ impl EspoMcp {
                 ToolError::invalid_field_value("Email", "from", &format!("EspoCRM does not let the API user send from {from}"))
                     .with_suggestion("Set ESPOCRM_EMAIL_FROM (or `from`) to one of the API user's own addresses, as shown by `espomcp check` / the user's profile in EspoCRM.")
             } else if e.code == ErrorCode::RecordNotFound || e.message.contains("non-existing") {
-                ToolError::invalid_field_value("Email", "parentId", "the parent record does not exist")
+                ToolError::new(
+                    ErrorCode::InvalidFieldValue,
+                    "The parent record (parentType/parentId) does not exist",
+                    "Find the record with search and pass its entity type and id.",
+                    false,
+                )
+                .with_details(json!({"entityType": "Email", "field": "parentId"}))
             } else {
                 e
             }
@@ -835,17 +844,28 @@ impl EspoMcp {
         let method = if relate { Method::Post } else { Method::Delete };
         let request = EspoRequest::new(method, [entity.name.as_str(), id, link.name.as_str()])
             .with_body(body);
-        self.ctx.send(request).await.map_err(|e| {
-            if e.code == ErrorCode::RecordNotFound {
-                ToolError::record_not_found(&entity.name, id).with_suggestion(format!(
-                    "Check that the {} record and the linked records ({}) exist: search for them first.",
-                    entity.name,
-                    link.entity.as_deref().unwrap_or("the foreign entity")
-                ))
-            } else {
-                e
+        if let Err(e) = self.ctx.send(request).await {
+            if e.code != ErrorCode::RecordNotFound {
+                return Err(e);
             }
-        })?;
+            // EspoCRM answers the same empty 404 whether the record or a linked one is
+            // missing: look which, so the error names the right one.
+            fetch(&self.ctx, entity, id).await?;
+            let foreign = link
+                .entity
+                .clone()
+                .unwrap_or_else(|| "linked record".into());
+            return Err(ToolError::new(
+                ErrorCode::RecordNotFound,
+                format!(
+                    "No {foreign} with id {} exists (or the API user may not see it)",
+                    foreign_ids.join(", ")
+                ),
+                format!("Find the {foreign} records with search and use the ids it returns."),
+                false,
+            )
+            .with_details(json!({"entityType": foreign, "ids": foreign_ids})));
+        }
         Ok(LinkOutcome {
             entity_type: entity.name.clone(),
             id: id.to_owned(),

@@ -301,32 +301,38 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
         .start()
         .await;
     server.ok("list_entity_types", json!({})).await;
+    // A long answer for the one call in flight, so the cancellations certainly reach the
+    // server while the other five still wait in the gateway's queue, however loaded the machine.
     sandbox.set_faults(FaultConfig {
-        latency_ms: 300,
+        latency_ms: 1500,
         ..FaultConfig::default()
     });
     sandbox.reset_stats();
-    let mut handles = Vec::new();
-    for id in &ids {
+    let send = |id: &str| {
         let params = CallToolRequestParams::new("get").with_arguments(
             json!({"entityType": "Account", "id": id})
                 .as_object()
                 .unwrap()
                 .clone(),
         );
-        let handle = server
-            .client
-            .peer()
-            .send_cancellable_request(
-                ClientRequest::CallToolRequest(CallToolRequest::new(params)),
-                PeerRequestOptions::no_options(),
-            )
-            .await
-            .expect("sent");
-        handles.push(handle);
+        server.client.peer().send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+    };
+    // The first call takes the only slot; wait until EspoCRM sees it, so the order in which
+    // the server happens to start its tasks cannot matter.
+    let first = send(&ids[0]).await.expect("sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sandbox.stats().count("GET Account/{id}") < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let first = handles.remove(0);
-    for handle in handles {
+    // Five more wait in the gateway's queue behind it; the client gives up on all of them.
+    let mut queued = Vec::new();
+    for id in &ids[1..] {
+        queued.push(send(id).await.expect("sent"));
+    }
+    for handle in queued {
         handle
             .cancel(Some("the user gave up".into()))
             .await
@@ -336,9 +342,9 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
         .await_response()
         .await
         .expect("the first call answers");
-    // Five more requests would take 5 × 300 ms one at a time; give them time to show up.
+    // A second request would start as soon as the first finished; give it time to show up.
     let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(2500) {
+    while started.elapsed() < Duration::from_millis(2000) {
         if sandbox.stats().count("GET Account/{id}") > 1 {
             break;
         }
