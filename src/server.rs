@@ -80,7 +80,10 @@ impl ServerHandler for EspoMcp {
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
             result = self.tool_router.call(call) => result,
-            () = cancelled.cancelled() => Err(ErrorData::internal_error("the request was cancelled", None)),
+            () = cancelled.cancelled() => {
+                tracing::debug!("tool call cancelled by the client");
+                Err(ErrorData::internal_error("the request was cancelled", None))
+            },
         }
     }
 

@@ -45,8 +45,11 @@ impl FaultScope {
 pub struct FaultConfig {
     /// Delay added before every answer.
     pub latency_ms: u64,
-    /// Share (0.0–1.0) of eligible requests answered 500 with an empty body.
+    /// Share (0.0–1.0) of eligible requests answered with `error_status` and an empty body.
     pub error_rate: f64,
+    /// The status of injected errors: 500 when unset (EspoCRM's unhandled error), or e.g. 503
+    /// (maintenance mode, or a proxy in front of EspoCRM).
+    pub error_status: Option<u16>,
     pub error_scope: FaultScope,
     /// Share of eligible requests answered 429 with `Retry-After`.
     pub rate_limit_rate: f64,
@@ -223,7 +226,11 @@ pub async fn layer(State(control): State<Arc<Control>>, request: Request, next: 
     }
     if config.error_scope.applies(&method) && control.errors.hit(config.error_rate) {
         control.injected();
-        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+        let status = config
+            .error_status
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, "").into_response();
     }
     if control.limits.hit(config.rate_limit_rate) {
         control.injected();

@@ -236,6 +236,58 @@ async fn a_dropped_connection_is_retried() {
     server.stop().await;
 }
 
+/// A 503 (EspoCRM in maintenance, or a proxy) is transient: reads are retried, up to the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_is_retried_within_the_bound() {
+    let sandbox = sandbox().await;
+    let ids = account_ids(&sandbox, 2).await;
+    let server = Server::builder(&sandbox)
+        .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
+        .start()
+        .await;
+    server.ok("list_entity_types", json!({})).await;
+    // Every other read fails (exactly: the sandbox's shares are counted, not random). The
+    // first read passes; the next call's first attempt fails and its retry succeeds.
+    sandbox.set_faults(FaultConfig {
+        error_rate: 0.5,
+        error_status: Some(503),
+        error_scope: FaultScope::Reads,
+        ..FaultConfig::default()
+    });
+    server
+        .ok("get", json!({"entityType": "Account", "id": ids[1]}))
+        .await;
+    sandbox.reset_stats();
+    let record = server
+        .ok("get", json!({"entityType": "Account", "id": ids[0]}))
+        .await;
+    assert_eq!(record["id"], ids[0].as_str());
+    let stats = sandbox.stats();
+    assert_eq!(stats.count("GET Account/{id}"), 2, "one 503, one retry");
+    assert_eq!(stats.faults_injected, 1);
+
+    // Always 503: exactly three attempts, then a retryable upstream error.
+    sandbox.set_faults(FaultConfig {
+        error_rate: 1.0,
+        error_status: Some(503),
+        error_scope: FaultScope::Reads,
+        ..FaultConfig::default()
+    });
+    sandbox.reset_stats();
+    let error = server
+        .err_code(
+            "get",
+            json!({"entityType": "Account", "id": ids[1]}),
+            "UPSTREAM_ERROR",
+        )
+        .await;
+    assert_eq!(error["retryable"], true, "{error:?}");
+    assert_eq!(sandbox.stats().count("GET Account/{id}"), 3);
+    sandbox.set_faults(FaultConfig::default());
+    server.assert_still_serving().await;
+    server.stop().await;
+}
+
 /// Retries of reads go through the same limits as first attempts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_stay_within_the_in_flight_budget() {
@@ -332,6 +384,11 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
     for id in &ids[1..] {
         queued.push(send(id).await.expect("sent"));
     }
+    // rmcp's client may write a cancellation ahead of the request it cancels (they take
+    // different paths to the transport), and a server ignores cancellations of requests it has
+    // not seen. Give the requests a moment to reach the server first; the call in flight holds
+    // the only slot for 1.5 s, so they are still queued when the cancellations arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     for handle in queued {
         handle
             .cancel(Some("the user gave up".into()))
@@ -350,9 +407,14 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let sent = sandbox.stats().count("GET Account/{id}");
+    let stats = sandbox.stats();
+    let sent = stats.count("GET Account/{id}");
     sandbox.set_faults(FaultConfig::default());
     server.assert_still_serving().await;
     server.stop().await;
-    assert_eq!(sent, 1, "cancelled calls were still sent to EspoCRM");
+    assert_eq!(
+        sent, 1,
+        "cancelled calls were still sent to EspoCRM: {:?} at {:?} ms",
+        stats.requests_by_route, stats.arrivals_ms
+    );
 }
