@@ -25,6 +25,8 @@
 //!   `GET Metadata` and `GET App/user`.
 //! - `deletes.rs` — [`DeleteConfirmations`]: the only owner of pending delete previews; a
 //!   preview of one record, claimed once by whoever made it, before it expires.
+//! - `prompts.rs` — [`PromptStore`]: the only owner of the prompt template files; the six
+//!   prompts and their arguments, the template syntax, defaults written on first use.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
 //! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
 //! - `secret.rs` — [`ApiKey`], which never shows itself.
@@ -34,6 +36,7 @@ mod endpoint;
 mod error;
 mod gateway;
 mod metadata;
+mod prompts;
 mod retry;
 mod schema;
 mod secret;
@@ -44,6 +47,7 @@ pub use endpoint::normalize_base_url;
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};
 pub use metadata::MetadataCache;
+pub use prompts::{PromptArgumentInfo, PromptError, PromptInfo, PromptStore, RenderedPrompt};
 pub use retry::RetryPolicy;
 pub use schema::{
     AccessLevel, AccessLevels, Action, CurrentUser, EntityType, Field, FieldType, Link, LinkType,
