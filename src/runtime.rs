@@ -5,7 +5,9 @@
 //! answers `initialize` at once.
 
 use espocrm_sandbox::Sandbox;
-use espomcp_actors::{ApiKey, DeleteConfirmations, Gateway, MetadataCache, SpawnError};
+use espomcp_actors::{
+    ApiKey, DeleteConfirmations, Gateway, MetadataCache, PromptStore, SpawnError,
+};
 
 use crate::config::Config;
 use crate::server::EspoMcp;
@@ -32,6 +34,7 @@ pub struct Runtime {
     pub gateway: Gateway,
     pub metadata: MetadataCache,
     pub deletes: DeleteConfirmations,
+    pub prompts: PromptStore,
     /// The in-process EspoCRM of demo mode; kept alive as long as the runtime.
     pub sandbox: Option<Sandbox>,
 }
@@ -68,6 +71,7 @@ impl Runtime {
             MetadataCache::spawn(gateway.clone(), config.server.metadata_ttl).await?;
         let (deletes, _) =
             DeleteConfirmations::spawn(config.server.delete_confirmation_ttl).await?;
+        let (prompts, _) = PromptStore::spawn(config.server.prompts_dir.clone()).await?;
         let ctx = ToolContext {
             gateway: gateway.clone(),
             metadata: metadata.clone(),
@@ -78,7 +82,8 @@ impl Runtime {
             email_from: config.espocrm.email_from.clone(),
         };
         Ok(Runtime {
-            server: EspoMcp::new(ctx),
+            server: EspoMcp::new(ctx, prompts.clone()),
+            prompts,
             gateway,
             metadata,
             deletes,
@@ -88,6 +93,7 @@ impl Runtime {
 
     /// Stops the actors (and the demo sandbox).
     pub async fn stop(self) {
+        self.prompts.stop();
         self.deletes.stop();
         self.metadata.stop();
         self.gateway.stop();

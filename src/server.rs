@@ -7,9 +7,14 @@ use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
+use std::collections::BTreeMap;
+
+use espomcp_actors::{PromptError, PromptStore};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ResultType, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, Implementation, ListPromptsResult, ListToolsResult, PaginatedRequestParams,
+    Prompt, PromptArgument, PromptMessage, ProtocolVersion, ResultType, Role, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
@@ -31,16 +36,19 @@ they agree call it again with confirm=true. \
 Errors come back as {\"error\": {\"code\", \"message\", \"suggestion\", \"retryable\"}}: follow \
 the suggestion; retry only when retryable is true. Records carry a `url` to show the user.";
 
-/// The MCP server: a router per tool family over one shared [`ToolContext`].
+/// The MCP server: a router per tool family over one shared [`ToolContext`], and the
+/// workflow prompts from the [`PromptStore`].
 #[derive(Debug, Clone)]
 pub struct EspoMcp {
     pub(crate) ctx: Arc<ToolContext>,
     tool_router: ToolRouter<Self>,
+    prompts: PromptStore,
 }
 
 impl EspoMcp {
-    pub fn new(ctx: ToolContext) -> EspoMcp {
+    pub fn new(ctx: ToolContext, prompts: PromptStore) -> EspoMcp {
         EspoMcp {
+            prompts,
             ctx: Arc::new(ctx),
             tool_router: Self::read_router() + Self::write_router(),
         }
@@ -59,12 +67,17 @@ impl EspoMcp {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for EspoMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                env!("CARGO_PKG_NAME"),
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_tools()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(INSTRUCTIONS)
     }
 
     /// Routes a call to its tool, and drops the tool's work when the client cancels the
@@ -104,5 +117,71 @@ impl ServerHandler for EspoMcp {
             ttl_ms: supports_cache_hints.then_some(0),
             cache_scope: supports_cache_hints.then_some(CacheScope::Public),
         })
+    }
+
+    /// The six workflow prompts with their arguments.
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let prompts = self
+            .prompts
+            .list()
+            .into_iter()
+            .map(|info| {
+                let arguments = info
+                    .arguments
+                    .iter()
+                    .map(|a| {
+                        PromptArgument::new(a.name)
+                            .with_description(a.description)
+                            .with_required(a.required)
+                    })
+                    .collect();
+                Prompt::new(info.name, Some(info.description), Some(arguments))
+                    .with_title(info.title)
+            })
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    /// Renders a prompt from its template file (edited files are served at once). The caller's
+    /// mistakes are invalid params; a template that cannot be read or rendered is an internal
+    /// error naming the file.
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let arguments: BTreeMap<String, String> = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect();
+        match self.prompts.render(&request.name, arguments).await {
+            Ok(rendered) => Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+                Role::User,
+                rendered.text,
+            )])
+            .with_description(rendered.description)
+            .into()),
+            Err(
+                e @ (PromptError::UnknownPrompt(_)
+                | PromptError::MissingArgument(_)
+                | PromptError::UnknownArgument(_)),
+            ) => Err(ErrorData::invalid_params(e.to_string(), None)),
+            Err(e) => {
+                tracing::error!("prompt {} failed: {e}", request.name);
+                Err(ErrorData::internal_error(e.to_string(), None))
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! - `limits`: requests in flight, requests per second, bounded retries (the acceptance tests).
 //! - `metadata`: one metadata fetch per miss, and its TTL.
 //! - `logs`: stdout is protocol only; logs never carry the API key; exit when stdin closes.
+//! - `prompts`: the six workflow prompts: listed, rendered, edited on disk.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
 
 #[path = "mcp/cli.rs"]
@@ -25,6 +26,8 @@ mod limits;
 mod logs;
 #[path = "mcp/metadata.rs"]
 mod metadata;
+#[path = "mcp/prompts.rs"]
+mod prompts;
 #[path = "mcp/read_tools.rs"]
 mod read_tools;
 #[path = "mcp/write_tools.rs"]
