@@ -19,6 +19,7 @@
 //! | SERVER_RATE_LIMIT_MAX_CONCURRENT      | `[server] rate_limit_max_concurrent`      | 5 (1–64)           |
 //! | SERVER_DELETE_CONFIRMATION_TTL_SECS   | `[server] delete_confirmation_ttl_secs`   | 300 (1–86400)      |
 //! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | .espomcp/prompts   |
+//! | SERVER_AGGREGATE_MAX_RECORDS          | `[server] aggregate_max_records`          | 50000 (1–1000000)  |
 //! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
 //! | LOGGING_JSON                          | `[logging] json`                          | false              |
 //! | LOGGING_FILE                          | `[logging] file`                          | none (stderr only) |
@@ -93,12 +94,17 @@ const DELETE_TTL: Setting = Setting::new(
     "delete_confirmation_ttl_secs",
 );
 const PROMPTS_DIR: Setting = Setting::new("SERVER_PROMPTS_DIR", "server", "prompts_dir");
+const AGGREGATE_MAX: Setting = Setting::new(
+    "SERVER_AGGREGATE_MAX_RECORDS",
+    "server",
+    "aggregate_max_records",
+);
 const LOG_LEVEL: Setting = Setting::new("LOGGING_LEVEL", "logging", "level");
 const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 15] = [
+pub const SETTINGS: [Setting; 16] = [
     URL,
     API_KEY,
     TIMEOUT,
@@ -111,6 +117,7 @@ pub const SETTINGS: [Setting; 15] = [
     MAX_CONCURRENT,
     DELETE_TTL,
     PROMPTS_DIR,
+    AGGREGATE_MAX,
     LOG_LEVEL,
     LOG_JSON,
     LOG_FILE,
@@ -118,6 +125,9 @@ pub const SETTINGS: [Setting; 15] = [
 
 /// EspoCRM answers 403 to a `maxSize` above 200.
 const ESPOCRM_MAX_PAGE: u64 = 200;
+
+/// The most records `aggregate` reads by default (250 pages of 200).
+const DEFAULT_AGGREGATE_MAX_RECORDS: u64 = 50_000;
 
 /// The variables, besides the settings, that decide where the default config file is.
 const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
@@ -167,6 +177,8 @@ pub struct ServerConfig {
     pub delete_confirmation_ttl: Duration,
     /// Where the prompt templates live; relative paths are relative to the working directory.
     pub prompts_dir: PathBuf,
+    /// The most records `aggregate` reads; a larger filtered set is refused up front.
+    pub aggregate_max_records: u32,
 }
 
 /// Where logs go and how much of them.
@@ -490,6 +502,11 @@ impl fmt::Display for Config {
             "prompts directory:    {}",
             self.server.prompts_dir.display()
         )?;
+        writeln!(
+            f,
+            "aggregate ceiling:    {} records",
+            self.server.aggregate_max_records
+        )?;
         writeln!(f, "log level:            {}", self.logging.level)?;
         writeln!(f, "JSON logs:            {}", self.logging.json)?;
         write!(
@@ -525,7 +542,7 @@ impl Provider for Defaults {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let defaults: [(Setting, Value); 11] = [
+        let defaults: [(Setting, Value); 12] = [
             (TIMEOUT, 30u64.into()),
             (TLS_VERIFY, true.into()),
             (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
@@ -535,6 +552,7 @@ impl Provider for Defaults {
             (MAX_CONCURRENT, 5u64.into()),
             (DELETE_TTL, 300u64.into()),
             (PROMPTS_DIR, ".espomcp/prompts".into()),
+            (AGGREGATE_MAX, DEFAULT_AGGREGATE_MAX_RECORDS.into()),
             (LOG_LEVEL, "info".into()),
             (LOG_JSON, false.into()),
         ];
@@ -726,6 +744,7 @@ impl Reader<'_> {
         let max_concurrent = self.whole(MAX_CONCURRENT, 1..=64, Unit::Count);
         let delete_ttl = self.whole(DELETE_TTL, 1..=86_400, Unit::Seconds);
         let prompts_dir = self.path(PROMPTS_DIR);
+        let aggregate_max = self.whole(AGGREGATE_MAX, 1..=1_000_000, Unit::Count);
         let level = self.level(LOG_LEVEL);
         let json = self.switch(LOG_JSON);
         let log_file = self.path(LOG_FILE);
@@ -753,6 +772,7 @@ impl Reader<'_> {
                 delete_confirmation_ttl: Duration::from_secs(delete_ttl?),
                 // The default keeps this set; an empty value from a layer counts as not set.
                 prompts_dir: prompts_dir?.unwrap_or_else(|| PathBuf::from(".espomcp/prompts")),
+                aggregate_max_records: u32::try_from(aggregate_max?).ok()?,
             },
             logging: LoggingConfig {
                 level: level?,

@@ -80,6 +80,7 @@ impl Runtime {
             deletes: deletes.clone(),
             caller: "stdio".into(),
             email_from: config.espocrm.email_from.clone(),
+            aggregate_max_records: config.server.aggregate_max_records,
         };
         Ok(Runtime {
             server: EspoMcp::new(ctx, prompts.clone()),

@@ -50,7 +50,7 @@ impl EspoMcp {
         EspoMcp {
             prompts,
             ctx: Arc::new(ctx),
-            tool_router: Self::read_router() + Self::write_router(),
+            tool_router: Self::read_router() + Self::write_router() + Self::power_router(),
         }
     }
 

@@ -6,6 +6,8 @@
 //! - `eras`: identity, instructions and tools on both protocol eras; protocol errors.
 //! - `read_tools`: the success path of every read tool, on both eras, checked against the data.
 //! - `errors`: every error code the read tools produce.
+//! - `power_tools`: get_many, global_search, aggregate (progress, cancellation, ceiling,
+//!   currencies), upcoming_activities and whoami, checked against the data.
 //! - `limits`: requests in flight, requests per second, bounded retries (the acceptance tests).
 //! - `metadata`: one metadata fetch per miss, and its TTL.
 //! - `logs`: stdout is protocol only; logs never carry the API key; exit when stdin closes.
@@ -26,6 +28,8 @@ mod limits;
 mod logs;
 #[path = "mcp/metadata.rs"]
 mod metadata;
+#[path = "mcp/power_tools.rs"]
+mod power_tools;
 #[path = "mcp/prompts.rs"]
 mod prompts;
 #[path = "mcp/read_tools.rs"]

@@ -6,6 +6,7 @@
 //! `{"error": {"code", "message", "suggestion", "retryable"}}` in both `structuredContent` and
 //! the text; protocol errors are kept for protocol faults. Tool bodies just use `?`.
 
+pub mod power;
 pub mod read;
 pub mod write;
 
@@ -36,6 +37,8 @@ pub struct ToolContext {
     pub caller: String,
     /// `ESPOCRM_EMAIL_FROM`: the default `from` of email drafts.
     pub email_from: Option<String>,
+    /// `SERVER_AGGREGATE_MAX_RECORDS`: the most records `aggregate` reads.
+    pub aggregate_max_records: u32,
 }
 
 impl ToolContext {
@@ -97,6 +100,11 @@ pub const TOOL_ORDER: &[&str] = &[
     "search",
     "get",
     "get_related",
+    "get_many",
+    "global_search",
+    "aggregate",
+    "upcoming_activities",
+    "whoami",
 ];
 
 /// A tool's place in [`TOOL_ORDER`] (unknown names last).

@@ -1,0 +1,1134 @@
+//! The five read-only power tools: `get_many`, `global_search`, `aggregate`,
+//! `upcoming_activities`, `whoami`.
+//!
+//! They validate exactly as the read tools do (names, ids and where clauses against the schema)
+//! and only ever read. `aggregate` pages through the filtered records itself, because EspoCRM
+//! has no aggregation endpoint: it refuses up front a set larger than
+//! `SERVER_AGGREGATE_MAX_RECORDS`, reports MCP progress while paging, and stops paging when the
+//! client cancels (the server drops the tool's future, see `server.rs`).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use espomcp_actors::{AccessLevel, Action, EntityType, EspoRequest, FieldType, ScopeAccess};
+use rmcp::model::{JsonObject, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{input_schema, parse_args};
+use crate::error::ToolError;
+use crate::espo::attributes::AttributeKind;
+use crate::espo::query::ListQuery;
+use crate::server::EspoMcp;
+use crate::validate::names;
+use crate::validate::where_clause::{self, Where, WhereCondition};
+
+/// The most ids one `get_many` call takes.
+pub const MAX_IDS: usize = 100;
+
+/// The most metrics one `aggregate` call computes.
+pub const MAX_METRICS: usize = 20;
+
+/// The longest `global_search` text.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// How many pages of global-search hits `global_search` reads when filtering by entity type.
+const GLOBAL_SEARCH_PAGES: u32 = 5;
+
+/// The longest window `upcoming_activities` looks ahead.
+pub const MAX_DAYS: u32 = 366;
+
+// ---------------------------------------------------------------------------------------------
+// Arguments and answers
+// ---------------------------------------------------------------------------------------------
+
+/// Several records of one type by id.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetManyArgs {
+    /// The entity type, e.g. `Contact`.
+    pub entity_type: String,
+    /// The record ids (1 to 100), as `search` returns them.
+    pub ids: Vec<String>,
+    /// Only these fields (plus `id`).
+    #[serde(default)]
+    pub select: Option<Vec<String>>,
+}
+
+/// Records found by id, and the ids that were not.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManyRecords {
+    /// The records found, in the order their ids were given; each carries `url`.
+    pub list: Vec<Map<String, Value>>,
+    /// The ids with no record this API user can read.
+    pub not_found: Vec<String>,
+}
+
+/// A search by name across entity types.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GlobalSearchArgs {
+    /// The text: records whose name (or a word of it) starts with it, e.g. `acme`.
+    pub query: String,
+    /// Only hits of these entity types, e.g. `["Account", "Contact"]`.
+    #[serde(default)]
+    pub entity_types: Option<Vec<String>>,
+    /// Hits to return: 20 when omitted, at most the server's limit (SERVER_MAX_LIMIT).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One global-search hit.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub entity_type: String,
+    pub id: String,
+    pub name: String,
+    /// The record's page in EspoCRM.
+    pub url: String,
+}
+
+/// Global-search hits, in EspoCRM's order (by name).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHits {
+    pub list: Vec<SearchHit>,
+}
+
+/// What to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricOp {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl MetricOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "count",
+            Self::Sum => "sum",
+            Self::Avg => "avg",
+            Self::Min => "min",
+            Self::Max => "max",
+        }
+    }
+}
+
+/// One metric of `aggregate`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    /// `count` (records), or `sum`, `avg`, `min`, `max` of a numeric field.
+    pub op: MetricOp,
+    /// The numeric field for `sum`, `avg`, `min`, `max`, e.g. `amount`; none for `count`.
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+/// A calendar period to group dates by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DateBucket {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// Counts, sums, averages, minima and maxima over the records matching a filter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AggregateArgs {
+    /// The entity type, e.g. `Opportunity`.
+    pub entity_type: String,
+    /// Conditions, as for `search`: only matching records are aggregated.
+    #[serde(default, rename = "where")]
+    pub where_: Option<Vec<WhereCondition>>,
+    /// The field to group by, e.g. `stage`, `assignedUserId`, or a date field with `dateBucket`.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    /// What to compute: `[{"op": "count"}, {"op": "sum", "field": "amount"}]`.
+    pub metrics: Vec<Metric>,
+    /// Group the `groupBy` date or date-time field by `day`, `week` (ISO, `2024-W09`), `month`
+    /// (`2024-03`), `quarter` (`2024-Q1`) or `year` (`2024`); date-times by their UTC date.
+    #[serde(default)]
+    pub date_bucket: Option<DateBucket>,
+}
+
+/// The aggregated groups.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregateOut {
+    /// One row per group: the group's value under the `groupBy` field's name (or `bucket`
+    /// with `dateBucket`; `null` for records without a value), then `count` and
+    /// `<op>_<field>` per metric, e.g. `{"stage": "Proposal", "sum_amount": 412000, "count": 7}`.
+    /// Currency fields also give `<field>Currency`; when a group mixes currencies, each such
+    /// metric is an object per currency and `<field>Currency` lists them.
+    pub rows: Vec<Map<String, Value>>,
+    /// Records aggregated.
+    pub total: u64,
+}
+
+/// The API user and its rights.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoAmI {
+    pub id: String,
+    pub user_name: String,
+    /// `api`, `regular`, `admin`, …
+    #[serde(rename = "type")]
+    pub user_type: Option<String>,
+    /// The user's own email addresses.
+    pub email_addresses: Vec<String>,
+    /// What the user may do per entity type it has any right on.
+    pub access: Vec<EntityAccess>,
+}
+
+/// The access levels of one entity type: `all`, `team`, `own` or `no`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityAccess {
+    pub entity_type: String,
+    pub read: String,
+    pub create: String,
+    pub edit: String,
+    pub delete: String,
+    pub stream: String,
+}
+
+/// Planned meetings and calls, and open tasks, of one user.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpcomingArgs {
+    /// The user whose activities to list (their `assignedUserId`); the API user when omitted.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// How many days ahead to look, from now: 7 when omitted, at most 366.
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Activities to return: 20 when omitted, at most the server's limit.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One upcoming activity.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// `Meeting`, `Call` or `Task`.
+    pub entity_type: String,
+    pub id: String,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    /// When a meeting or call starts (UTC, `YYYY-MM-DD HH:MM:SS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// When a meeting or call ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// When a task is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    pub url: String,
+}
+
+/// Upcoming activities, soonest first.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpcomingOut {
+    pub user_id: String,
+    /// The window, UTC.
+    pub from: String,
+    pub to: String,
+    pub list: Vec<Activity>,
+    /// Whether more activities fall in the window than `limit`.
+    pub truncated: bool,
+    /// Activity types the API user cannot read, so not searched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A where clause built by this module, validated like a caller's.
+fn condition(field: &str, operator: &str, value: Option<Value>) -> WhereCondition {
+    WhereCondition {
+        field: Some(field.to_owned()),
+        operator: operator.to_owned(),
+        value,
+    }
+}
+
+fn list_request(entity: &str, query: &ListQuery) -> EspoRequest {
+    let mut request = EspoRequest::get([entity]);
+    request.query = query.to_pairs();
+    request
+}
+
+fn page_of(body: &Value) -> (Option<u64>, Vec<Map<String, Value>>) {
+    let total = body.get("total").and_then(Value::as_u64);
+    let list = body
+        .get("list")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_object().cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (total, list)
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A whole number as an integer, anything else as a float.
+fn number_value(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of a UNIX time, UTC.
+fn format_datetime(secs: i64) -> String {
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let rest = secs.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The `YYYY-MM-DD` at the start of a date or date-time value.
+fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
+    let date = text.get(..10)?;
+    let mut parts = date.split('-');
+    let year = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some((year, month, day))
+}
+
+/// The bucket a date or date-time value falls in; `None` for a value that is not a date.
+fn bucket_of(text: &str, bucket: DateBucket) -> Option<String> {
+    let (year, month, day) = parse_date(text)?;
+    Some(match bucket {
+        DateBucket::Day => format!("{year:04}-{month:02}-{day:02}"),
+        DateBucket::Month => format!("{year:04}-{month:02}"),
+        DateBucket::Quarter => format!("{year:04}-Q{}", (month - 1) / 3 + 1),
+        DateBucket::Year => format!("{year:04}"),
+        DateBucket::Week => {
+            // ISO 8601: the week belongs to the year of its Thursday; 1970-01-01 was a Thursday.
+            let days = days_from_civil(year, month, day);
+            let weekday = (days + 3).rem_euclid(7); // Monday = 0
+            let thursday = days - weekday + 3;
+            let (iso_year, _, _) = civil_from_days(thursday);
+            let week = (thursday - days_from_civil(iso_year, 1, 1)) / 7 + 1;
+            format!("{iso_year:04}-W{week:02}")
+        }
+    })
+}
+
+fn level_name(level: AccessLevel) -> &'static str {
+    match level {
+        AccessLevel::All => "all",
+        AccessLevel::Team => "team",
+        AccessLevel::Own => "own",
+        AccessLevel::No => "no",
+    }
+}
+
+/// Running figures of one numeric field within one group and currency.
+#[derive(Debug, Default, Clone)]
+struct Figures {
+    values: u64,
+    sum: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl Figures {
+    fn add(&mut self, x: f64) {
+        self.values += 1;
+        self.sum += x;
+        self.min = Some(self.min.map_or(x, |m| m.min(x)));
+        self.max = Some(self.max.map_or(x, |m| m.max(x)));
+    }
+
+    fn result(&self, op: MetricOp) -> Value {
+        match op {
+            MetricOp::Count => Value::from(self.values),
+            MetricOp::Sum => number_value(self.sum),
+            MetricOp::Avg if self.values > 0 => number_value(self.sum / self.values as f64),
+            MetricOp::Avg => Value::Null,
+            MetricOp::Min => self.min.map_or(Value::Null, number_value),
+            MetricOp::Max => self.max.map_or(Value::Null, number_value),
+        }
+    }
+}
+
+/// A numeric field an aggregate reads, and its currency attribute when it is a currency field.
+#[derive(Debug, Clone)]
+struct NumericField {
+    name: String,
+    currency: Option<String>,
+}
+
+/// One group: its value, records, and per field the figures per currency (`""` for fields
+/// without one).
+#[derive(Debug, Default)]
+struct Group {
+    value: Value,
+    records: u64,
+    fields: BTreeMap<String, BTreeMap<String, Figures>>,
+}
+
+/// Nulls last; numbers by value; everything else by its text.
+fn compare_group_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Greater,
+        (_, Value::Null) => Ordering::Less,
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+/// The plan of one aggregate, validated.
+struct AggregatePlan {
+    group_by: Option<String>,
+    bucket: Option<DateBucket>,
+    metrics: Vec<(MetricOp, Option<String>)>,
+    fields: Vec<NumericField>,
+}
+
+impl AggregatePlan {
+    fn new(entity: &EntityType, args: &AggregateArgs) -> Result<Self, ToolError> {
+        if args.metrics.is_empty() {
+            return Err(ToolError::invalid_argument(
+                "metrics",
+                "must name at least one metric, e.g. [{\"op\": \"count\"}]",
+            ));
+        }
+        if args.metrics.len() > MAX_METRICS {
+            return Err(ToolError::invalid_argument(
+                "metrics",
+                &format!("may hold at most {MAX_METRICS} metrics"),
+            ));
+        }
+        let group_by = match &args.group_by {
+            Some(name) => {
+                let attribute = names::attribute(entity, name)?;
+                if matches!(
+                    attribute.kind,
+                    AttributeKind::List | AttributeKind::Unfilterable
+                ) {
+                    return Err(ToolError::invalid_argument(
+                        "groupBy",
+                        &format!(
+                            "cannot be {name:?}: a {} field has no single value to group by",
+                            attribute.kind.describe()
+                        ),
+                    ));
+                }
+                if args.date_bucket.is_some()
+                    && !matches!(
+                        attribute.kind,
+                        AttributeKind::Date | AttributeKind::DateTime
+                    )
+                {
+                    return Err(ToolError::invalid_argument(
+                        "dateBucket",
+                        &format!(
+                            "needs a date or date-time groupBy field; {name:?} is a {} field",
+                            attribute.kind.describe()
+                        ),
+                    ));
+                }
+                Some(attribute.name)
+            }
+            None if args.date_bucket.is_some() => {
+                return Err(ToolError::invalid_argument(
+                    "dateBucket",
+                    "needs groupBy: the date or date-time field to bucket, e.g. \"closeDate\"",
+                ));
+            }
+            None => None,
+        };
+        let mut metrics = Vec::new();
+        let mut fields: Vec<NumericField> = Vec::new();
+        for (index, metric) in args.metrics.iter().enumerate() {
+            let argument = format!("metrics[{index}]");
+            match (metric.op, &metric.field) {
+                (MetricOp::Count, None) => metrics.push((MetricOp::Count, None)),
+                (MetricOp::Count, Some(_)) => {
+                    return Err(ToolError::invalid_argument(
+                        &argument,
+                        "counts records and takes no field: give {\"op\": \"count\"}",
+                    ));
+                }
+                (op, None) => {
+                    return Err(ToolError::invalid_argument(
+                        &argument,
+                        &format!("needs a numeric field for {:?}", op.as_str()),
+                    ));
+                }
+                (op, Some(name)) => {
+                    let attribute = names::attribute(entity, name)?;
+                    if attribute.kind != AttributeKind::Number {
+                        return Err(ToolError::invalid_argument(
+                            &argument,
+                            &format!(
+                                "needs a numeric field for {:?}; {name:?} is a {} field",
+                                op.as_str(),
+                                attribute.kind.describe()
+                            ),
+                        ));
+                    }
+                    let currency = attribute
+                        .field
+                        .filter(|f| f.field_type == FieldType::Currency && f.name == attribute.name)
+                        .map(|f| format!("{}Currency", f.name));
+                    if !fields.iter().any(|f| f.name == attribute.name) {
+                        fields.push(NumericField {
+                            name: attribute.name.clone(),
+                            currency,
+                        });
+                    }
+                    metrics.push((op, Some(attribute.name)));
+                }
+            }
+        }
+        Ok(Self {
+            group_by,
+            bucket: args.date_bucket,
+            metrics,
+            fields,
+        })
+    }
+
+    /// The attributes to read: the group, the fields and their currencies; `id` for a count.
+    fn select(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |name: &str| {
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_owned());
+            }
+        };
+        push("id");
+        if let Some(group) = &self.group_by {
+            push(group);
+        }
+        for field in &self.fields {
+            push(&field.name);
+            if let Some(currency) = &field.currency {
+                push(currency);
+            }
+        }
+        out
+    }
+
+    fn group_value(&self, record: &Map<String, Value>) -> Value {
+        let Some(group) = &self.group_by else {
+            return Value::Null;
+        };
+        let value = record.get(group).cloned().unwrap_or(Value::Null);
+        match (self.bucket, &value) {
+            (Some(bucket), Value::String(text)) => {
+                bucket_of(text, bucket).map_or(Value::Null, Value::String)
+            }
+            (Some(_), _) => Value::Null,
+            (None, _) => value,
+        }
+    }
+
+    fn add(
+        &self,
+        groups: &mut Vec<Group>,
+        index: &mut HashMap<String, usize>,
+        record: &Map<String, Value>,
+    ) {
+        let value = self.group_value(record);
+        let key = value.to_string();
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                value,
+                ..Group::default()
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[at];
+        group.records += 1;
+        for field in &self.fields {
+            let Some(x) = record.get(&field.name).and_then(number) else {
+                continue;
+            };
+            let currency = field
+                .currency
+                .as_ref()
+                .map(|c| {
+                    record
+                        .get(c)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            group
+                .fields
+                .entry(field.name.clone())
+                .or_default()
+                .entry(currency)
+                .or_default()
+                .add(x);
+        }
+    }
+
+    fn row(&self, group: &Group) -> Map<String, Value> {
+        let mut row = Map::new();
+        if let Some(name) = &self.group_by {
+            let key = if self.bucket.is_some() {
+                "bucket"
+            } else {
+                name.as_str()
+            };
+            row.insert(key.to_owned(), group.value.clone());
+        }
+        let empty = BTreeMap::new();
+        for (op, field) in &self.metrics {
+            let Some(field) = field else {
+                row.insert("count".into(), Value::from(group.records));
+                continue;
+            };
+            let key = format!("{}_{field}", op.as_str());
+            let per_currency = group.fields.get(field).unwrap_or(&empty);
+            let spec = self.fields.iter().find(|f| &f.name == field);
+            let currency_key = spec.and_then(|f| f.currency.as_ref());
+            match (currency_key, per_currency.len()) {
+                (_, 0) => {
+                    row.insert(key, Figures::default().result(*op));
+                    if let Some(c) = currency_key {
+                        row.insert(c.clone(), Value::Null);
+                    }
+                }
+                (None, _) | (Some(_), 1) => {
+                    let (currency, figures) = per_currency.iter().next().expect("one entry");
+                    row.insert(key, figures.result(*op));
+                    if let Some(c) = currency_key {
+                        let shown = if currency.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::from(currency.as_str())
+                        };
+                        row.insert(c.clone(), shown);
+                    }
+                }
+                (Some(c), _) => {
+                    let split: Map<String, Value> = per_currency
+                        .iter()
+                        .map(|(currency, figures)| (currency.clone(), figures.result(*op)))
+                        .collect();
+                    row.insert(key, Value::Object(split));
+                    row.insert(
+                        c.clone(),
+                        Value::Array(
+                            per_currency
+                                .keys()
+                                .map(|k| Value::from(k.as_str()))
+                                .collect(),
+                        ),
+                    );
+                }
+            }
+        }
+        row
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tools
+// ---------------------------------------------------------------------------------------------
+
+#[tool_router(router = power_router, vis = "pub")]
+impl EspoMcp {
+    #[tool(
+        name = "get_many",
+        description = "Read up to 100 records of one entity type by id in one call (one request to EspoCRM). Returns {list, notFound}: the records (with `url`) in the order given, and the ids with no readable record.",
+        input_schema = input_schema::<GetManyArgs>(),
+        annotations(title = "Get many records", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_many(&self, arguments: JsonObject) -> Result<Json<ManyRecords>, ToolError> {
+        let args: GetManyArgs = parse_args("get_many", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type(&schema, &args.entity_type)?;
+        if args.ids.is_empty() || args.ids.len() > MAX_IDS {
+            return Err(ToolError::invalid_argument(
+                "ids",
+                &format!("must hold 1 to {MAX_IDS} ids (got {})", args.ids.len()),
+            ));
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for id in &args.ids {
+            let id = names::id(id)?;
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        }
+        let select = match &args.select {
+            Some(s) => names::select(entity, s)?,
+            None => None,
+        };
+        let filter = where_clause::validate(entity, &[condition("id", "in", Some(json!(ids)))])?;
+        let page_size = u32::try_from(ids.len())
+            .unwrap_or(u32::MAX)
+            .min(self.ctx.max_limit.max(1));
+        let mut found: HashMap<String, Map<String, Value>> = HashMap::new();
+        let mut offset = 0u32;
+        loop {
+            let query = ListQuery {
+                filter: filter.clone(),
+                select: select.clone(),
+                max_size: Some(page_size),
+                offset: Some(offset),
+                ..ListQuery::default()
+            };
+            let body = self.ctx.send(list_request(&entity.name, &query)).await?;
+            let (total, list) = page_of(&body);
+            let read = list.len();
+            for record in list {
+                if let Some(id) = record.get("id").and_then(Value::as_str) {
+                    found.insert(id.to_owned(), record.clone());
+                }
+            }
+            offset = offset.saturating_add(u32::try_from(read).unwrap_or(u32::MAX));
+            if read == 0 || u64::from(offset) >= total.unwrap_or(0) || offset as usize >= ids.len()
+            {
+                break;
+            }
+        }
+        let mut list = Vec::new();
+        let mut not_found = Vec::new();
+        for id in ids {
+            match found.remove(&id) {
+                Some(mut record) => {
+                    record.insert(
+                        "url".into(),
+                        Value::String(self.ctx.record_url(&entity.name, &id)),
+                    );
+                    list.push(record);
+                }
+                None => not_found.push(id),
+            }
+        }
+        Ok(Json(ManyRecords { list, not_found }))
+    }
+
+    #[tool(
+        name = "global_search",
+        description = "Find records by name across entity types (EspoCRM's global search: accounts, contacts, leads, opportunities, …). Returns {list: [{entityType, id, name, url}]}; narrow with `entityTypes`.",
+        input_schema = input_schema::<GlobalSearchArgs>(),
+        annotations(title = "Global search", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn global_search(&self, arguments: JsonObject) -> Result<Json<SearchHits>, ToolError> {
+        let args: GlobalSearchArgs = parse_args("global_search", arguments)?;
+        let query = args.query.trim();
+        if query.is_empty() {
+            return Err(ToolError::invalid_argument("query", "must not be empty"));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(ToolError::invalid_argument(
+                "query",
+                &format!("may be at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let limit = names::limit(args.limit, self.ctx.max_limit)?;
+        let schema = self.ctx.schema().await?;
+        let only: Option<Vec<String>> = match &args.entity_types {
+            Some(types) if !types.is_empty() => Some(
+                types
+                    .iter()
+                    .map(|t| names::entity_type(&schema, t).map(|e| e.name.clone()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => None,
+        };
+        // Without a filter, one page of `limit` hits; with one, pages of the largest size
+        // until enough hits of the wanted types are found (EspoCRM cannot filter by type).
+        let (page_size, pages) = match only {
+            None => (limit, 1),
+            Some(_) => (self.ctx.max_limit.max(1), GLOBAL_SEARCH_PAGES),
+        };
+        let mut list = Vec::new();
+        for page in 0..pages {
+            let mut request = EspoRequest::get(["GlobalSearch"]);
+            request.query = vec![
+                ("q".into(), query.to_owned()),
+                ("maxSize".into(), page_size.to_string()),
+                ("offset".into(), (page * page_size).to_string()),
+            ];
+            let body = self.ctx.send(request).await?;
+            let (_, hits) = page_of(&body);
+            let got = hits.len();
+            for hit in hits {
+                let (Some(id), Some(scope)) = (
+                    hit.get("id").and_then(Value::as_str),
+                    hit.get("_scope").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                if only.as_ref().is_some_and(|o| !o.iter().any(|t| t == scope)) {
+                    continue;
+                }
+                list.push(SearchHit {
+                    entity_type: scope.to_owned(),
+                    id: id.to_owned(),
+                    name: hit
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    url: self.ctx.record_url(scope, id),
+                });
+            }
+            if list.len() >= limit as usize || (got as u32) < page_size {
+                break;
+            }
+        }
+        list.truncate(limit as usize);
+        Ok(Json(SearchHits { list }))
+    }
+
+    #[tool(
+        name = "aggregate",
+        description = "Count, sum, average, minimum and maximum over the records of one entity type that match `where`, optionally grouped by a field (`groupBy`) or by a date field's day/week/month/quarter/year (`dateBucket`). Returns {rows, total}; a row is e.g. {\"stage\": \"Proposal\", \"sum_amount\": 412000, \"amountCurrency\": \"USD\", \"count\": 7}. Amounts in different currencies are never added: a group that mixes them gives each currency metric as an object per currency. Reads every matching record, so sets above the server's ceiling (SERVER_AGGREGATE_MAX_RECORDS) are refused: narrow `where` then.",
+        input_schema = input_schema::<AggregateArgs>(),
+        annotations(title = "Aggregate records", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn aggregate(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<AggregateOut>, ToolError> {
+        let args: AggregateArgs = parse_args("aggregate", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let entity = names::entity_type(&schema, &args.entity_type)?;
+        let filter: Where =
+            where_clause::validate(entity, args.where_.as_deref().unwrap_or_default())?;
+        let plan = AggregatePlan::new(entity, &args)?;
+        let select = names::select(entity, &plan.select())?;
+        let order_by = names::order_by(entity, "id").ok();
+        let page_size = self.ctx.max_limit.max(1);
+        let ceiling = u64::from(self.ctx.aggregate_max_records);
+        let token = context.meta.get_progress_token();
+
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut read: u64 = 0;
+        let mut expected: Option<u64> = None;
+        loop {
+            let query = ListQuery {
+                filter: filter.clone(),
+                select: select.clone(),
+                order_by: order_by.clone(),
+                order: order_by.as_ref().map(|_| names::SortOrder::Asc),
+                max_size: Some(page_size),
+                offset: Some(u32::try_from(read).unwrap_or(u32::MAX)),
+                text_filter: None,
+            };
+            let body = self.ctx.send(list_request(&entity.name, &query)).await?;
+            let (total, list) = page_of(&body);
+            let total = total.unwrap_or(0);
+            if expected.is_none() && total > ceiling {
+                return Err(ToolError::invalid_argument(
+                    "where",
+                    &format!(
+                        "matches {total} {} records, more than the {ceiling} aggregate reads at most",
+                        entity.name
+                    ),
+                )
+                .with_suggestion(
+                    "Narrow `where` (e.g. a date range or a stage) so fewer records match, and aggregate the parts separately if needed",
+                )
+                .with_details(json!({"argument": "where", "total": total, "maxRecords": ceiling})));
+            }
+            let total = *expected.get_or_insert(total);
+            let got = list.len();
+            for record in &list {
+                plan.add(&mut groups, &mut index, record);
+            }
+            read += got as u64;
+            if let Some(token) = &token {
+                let progress = ProgressNotificationParam::new(token.clone(), read as f64)
+                    .with_total(total as f64)
+                    .with_message(format!("{read} of {total} records read"));
+                if let Err(e) = context.peer.notify_progress(progress).await {
+                    tracing::debug!("progress notification not sent: {e}");
+                }
+            }
+            if got == 0 || read >= total || read >= ceiling {
+                break;
+            }
+        }
+        groups.sort_by(|a, b| compare_group_values(&a.value, &b.value));
+        if groups.is_empty() && plan.group_by.is_none() {
+            groups.push(Group::default());
+        }
+        let rows = groups.iter().map(|g| plan.row(g)).collect();
+        Ok(Json(AggregateOut { rows, total: read }))
+    }
+
+    #[tool(
+        name = "upcoming_activities",
+        description = "The planned meetings and calls starting, and the open tasks due, in the next `days` days (7 by default) of one user (the API user by default), soonest first, each with entityType, id, name, status, start/end or due, and url.",
+        input_schema = input_schema::<UpcomingArgs>(),
+        annotations(title = "Upcoming activities", read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn upcoming_activities(
+        &self,
+        arguments: JsonObject,
+    ) -> Result<Json<UpcomingOut>, ToolError> {
+        let args: UpcomingArgs = parse_args("upcoming_activities", arguments)?;
+        let days = args.days.unwrap_or(7);
+        if days == 0 || days > MAX_DAYS {
+            return Err(ToolError::invalid_argument(
+                "days",
+                &format!("must be between 1 and {MAX_DAYS} (got {days})"),
+            ));
+        }
+        let limit = names::limit(args.limit, self.ctx.max_limit)?;
+        let schema = self.ctx.schema().await?;
+        let user_id = match &args.user_id {
+            Some(id) => names::id(id)?.to_owned(),
+            None => schema.user.id.clone(),
+        };
+        let now = now_secs();
+        let from = format_datetime(now);
+        let to = format_datetime(now + i64::from(days) * 86_400);
+
+        let mut list: Vec<Activity> = Vec::new();
+        let mut truncated = false;
+        let mut skipped = Vec::new();
+        for (entity_type, date_field) in [
+            ("Meeting", "dateStart"),
+            ("Call", "dateStart"),
+            ("Task", "dateEnd"),
+        ] {
+            let Some(entity) = schema
+                .entity(entity_type)
+                .filter(|e| e.is_record && e.allows(Action::Read))
+            else {
+                skipped.push(entity_type.to_owned());
+                continue;
+            };
+            let status = if entity_type == "Task" {
+                condition("status", "notIn", Some(json!(["Completed", "Canceled"])))
+            } else {
+                condition("status", "equals", Some(json!("Planned")))
+            };
+            let filter = where_clause::validate(
+                entity,
+                &[
+                    condition("assignedUserId", "equals", Some(json!(user_id))),
+                    status,
+                    condition(date_field, "between", Some(json!([from, to]))),
+                ],
+            )?;
+            let query = ListQuery {
+                filter,
+                select: names::select(entity, &["name", "status", "dateStart", "dateEnd"])?,
+                order_by: Some(names::order_by(entity, date_field)?),
+                order: Some(names::SortOrder::Asc),
+                max_size: Some(limit),
+                offset: Some(0),
+                text_filter: None,
+            };
+            let body = self.ctx.send(list_request(&entity.name, &query)).await?;
+            let (total, records) = page_of(&body);
+            truncated |= total.unwrap_or(0) > records.len() as u64;
+            for record in records {
+                let Some(id) = record.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let text = |key: &str| record.get(key).and_then(Value::as_str).map(str::to_owned);
+                let is_task = entity_type == "Task";
+                list.push(Activity {
+                    entity_type: entity_type.to_owned(),
+                    id: id.to_owned(),
+                    name: text("name"),
+                    status: text("status"),
+                    start: if is_task { None } else { text("dateStart") },
+                    end: if is_task { None } else { text("dateEnd") },
+                    due: if is_task { text("dateEnd") } else { None },
+                    url: self.ctx.record_url(entity_type, id),
+                });
+            }
+        }
+        list.sort_by(|a, b| {
+            let at = |x: &Activity| {
+                x.start
+                    .clone()
+                    .or_else(|| x.due.clone())
+                    .unwrap_or_default()
+            };
+            at(a).cmp(&at(b)).then_with(|| a.id.cmp(&b.id))
+        });
+        if list.len() > limit as usize {
+            truncated = true;
+            list.truncate(limit as usize);
+        }
+        Ok(Json(UpcomingOut {
+            user_id,
+            from,
+            to,
+            list,
+            truncated,
+            skipped,
+        }))
+    }
+
+    #[tool(
+        name = "whoami",
+        description = "The API user espomcp acts as (id, userName, type, own email addresses) and its access per entity type: read, create, edit, delete and stream levels (all, team, own, no).",
+        input_schema = input_schema::<super::read::NoArgs>(),
+        annotations(title = "Who am I", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn whoami(&self, arguments: JsonObject) -> Result<Json<WhoAmI>, ToolError> {
+        let _: super::read::NoArgs = parse_args("whoami", arguments)?;
+        let schema = self.ctx.schema().await?;
+        let access = schema
+            .record_entities()
+            .filter_map(|entity| {
+                let level = |action: Action| -> &'static str {
+                    match entity.access {
+                        Some(ScopeAccess::Levels(levels)) => level_name(levels.level(action)),
+                        Some(ScopeAccess::Enabled(true)) => "all",
+                        _ => "no",
+                    }
+                };
+                let row = EntityAccess {
+                    entity_type: entity.name.clone(),
+                    read: level(Action::Read).into(),
+                    create: level(Action::Create).into(),
+                    edit: level(Action::Edit).into(),
+                    delete: level(Action::Delete).into(),
+                    stream: level(Action::Stream).into(),
+                };
+                let any = [&row.read, &row.create, &row.edit, &row.delete, &row.stream]
+                    .iter()
+                    .any(|l| *l != "no");
+                any.then_some(row)
+            })
+            .collect();
+        Ok(Json(WhoAmI {
+            id: schema.user.id.clone(),
+            user_name: schema.user.user_name.clone(),
+            user_type: schema.user.user_type.clone(),
+            email_addresses: schema.user.own_addresses.clone(),
+            access,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        for days in [-800_000, -1, 0, 1, 59, 60, 365, 10_956, 19_782, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(format_datetime(951_782_400 + 3_723), "2000-02-29 01:02:03");
+    }
+
+    #[test]
+    fn buckets() {
+        let b = |t: &str, k| bucket_of(t, k).unwrap();
+        assert_eq!(b("2024-03-05", DateBucket::Day), "2024-03-05");
+        assert_eq!(b("2024-03-05 23:59:00", DateBucket::Month), "2024-03");
+        assert_eq!(b("2024-03-05", DateBucket::Quarter), "2024-Q1");
+        assert_eq!(b("2024-12-31", DateBucket::Quarter), "2024-Q4");
+        assert_eq!(b("2024-07-01", DateBucket::Year), "2024");
+        // ISO weeks at year boundaries.
+        assert_eq!(b("2024-12-30", DateBucket::Week), "2025-W01");
+        assert_eq!(b("2021-01-03", DateBucket::Week), "2020-W53");
+        assert_eq!(b("2021-01-04", DateBucket::Week), "2021-W01");
+        assert_eq!(b("2024-03-05", DateBucket::Week), "2024-W10");
+        assert_eq!(bucket_of("soon", DateBucket::Day), None);
+    }
+
+    #[test]
+    fn figures() {
+        let mut f = Figures::default();
+        assert_eq!(f.result(MetricOp::Sum), json!(0));
+        assert_eq!(f.result(MetricOp::Avg), Value::Null);
+        for x in [3.0, 1.5, 4.5] {
+            f.add(x);
+        }
+        assert_eq!(f.result(MetricOp::Sum), json!(9));
+        assert_eq!(f.result(MetricOp::Avg), json!(3));
+        assert_eq!(f.result(MetricOp::Min), json!(1.5));
+        assert_eq!(f.result(MetricOp::Max), json!(4.5));
+    }
+}
