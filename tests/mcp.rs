@@ -12,6 +12,8 @@
 //! - `metadata`: one metadata fetch per miss, and its TTL.
 //! - `logs`: stdout is protocol only; logs never carry the API key; exit when stdin closes.
 //! - `prompts`: the six workflow prompts: listed, rendered, edited on disk.
+//! - `reliability`: 500s and drops under load, the upstream restarting, 1,000 mixed calls,
+//!   stdin closed, malformed input on stdin.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
 
 #[path = "mcp/cli.rs"]
@@ -34,5 +36,7 @@ mod power_tools;
 mod prompts;
 #[path = "mcp/read_tools.rs"]
 mod read_tools;
+#[path = "mcp/reliability.rs"]
+mod reliability;
 #[path = "mcp/write_tools.rs"]
 mod write_tools;

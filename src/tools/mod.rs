@@ -54,7 +54,21 @@ impl ToolContext {
         if let Some(body) = &request.body {
             tracing::trace!(request = %described, body = %Redacted(body), "to EspoCRM");
         }
-        let response = self.gateway.send(request).await?;
+        let read = request.method.is_idempotent_read();
+        let response = self.gateway.send(request).await.map_err(|e| {
+            let error = ToolError::from(e);
+            if read || !error.retryable || error.code == crate::error::ErrorCode::RateLimited {
+                return error;
+            }
+            // A write whose answer was lost (timeout, dropped connection) may have been carried
+            // out: trying it again blindly could create a duplicate. Say so instead.
+            let mut error = error.with_suggestion(
+                "The change may or may not have been made: check the record first (search or get), \
+                 then repeat only what is missing.",
+            );
+            error.retryable = false;
+            error
+        })?;
         tracing::trace!(request = %described, status = response.status, body = %Redacted(&response.body), "from EspoCRM");
         Ok(response.body)
     }
