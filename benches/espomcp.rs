@@ -1,0 +1,653 @@
+//! espomcp's benchmarks (issue #6): see BENCHMARKS.md for how to run them and the figures.
+//!
+//! Groups:
+//! - `overhead`: `get`, `search` (20 records) and warm `get_schema` as MCP tool calls through the
+//!   real binary over stdio, beside the same upstream HTTP request made directly with reqwest.
+//!   Besides criterion's estimates, `cargo bench` prints p50/p99 of N = 2,000 interleaved
+//!   calls of each kind, and the added time.
+//! - `throughput`: 16 concurrent callers on one stdio connection (rate limit off,
+//!   max_concurrent 16); then max_concurrent 4 with 20 ms of sandbox latency (bound: 200/s).
+//! - `startup`: spawn to the `initialize` reply; the child's RSS idle, after 5,000 and 10,000
+//!   calls (printed).
+//! - `validators`: where-clause validation and query encoding, in process.
+//!
+//! Everything runs on loopback against an in-process sandbox. With `ESPOCRM_URL` and
+//! `ESPOCRM_API_KEY` set, `overhead` and `startup` run against that EspoCRM instead (read-only
+//! calls on the first Account it lists); `throughput` and the footprint need the sandbox (fault
+//! injection, 10,000 calls) and are skipped.
+//!
+//! The extra measurements (percentiles, calls/s, RSS) run only in bench mode (`--bench`), so
+//! `cargo test --benches` and `cargo nextest run --all-targets` only smoke-test each routine once.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use espocrm_sandbox::{FaultConfig, Sandbox};
+use espomcp::espo::query::ListQuery;
+use espomcp::validate::names;
+use espomcp::validate::where_clause::{self, WhereCondition};
+use espomcp_actors::Schema;
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
+    ProtocolVersion,
+};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::runtime::Runtime;
+
+const BIN: &str = env!("CARGO_BIN_EXE_espomcp");
+const METADATA: &str = include_str!("../actors/tests/fixtures/metadata.json");
+const APP_USER: &str = include_str!("../actors/tests/fixtures/app-user.json");
+
+/// Variables of the developer's that must not reach the child.
+const CONFIG_VARIABLES: [&str; 19] = [
+    "ESPOCRM_URL",
+    "ESPOCRM_API_KEY",
+    "ESPOCRM_TIMEOUT_SECS",
+    "ESPOCRM_TLS_VERIFY",
+    "ESPOCRM_EMAIL_FROM",
+    "SERVER_MAX_LIMIT",
+    "SERVER_METADATA_TTL_SECS",
+    "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
+    "SERVER_RATE_LIMIT_BURST",
+    "SERVER_RATE_LIMIT_MAX_CONCURRENT",
+    "SERVER_DELETE_CONFIRMATION_TTL_SECS",
+    "SERVER_PROMPTS_DIR",
+    "SERVER_AGGREGATE_MAX_RECORDS",
+    "LOGGING_LEVEL",
+    "LOGGING_JSON",
+    "LOGGING_FILE",
+    "RUST_LOG",
+    "HOME",
+    "XDG_CONFIG_HOME",
+];
+
+/// Iterations of the hand-timed percentile runs.
+const PERCENTILE_N: usize = 2_000;
+
+/// The rate limiter off (the default is 10 requests per second).
+const NO_RATE_LIMIT: &[(&str, &str)] = &[("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "0")];
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+/// Whether criterion measures (`cargo bench`) rather than lists or smoke-tests.
+fn bench_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--list" || a == "--test")
+}
+
+/// Whether the command line's filter (if any) selects `group`.
+fn selected(group: &str) -> bool {
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    filter.is_empty() || group.contains(&filter) || filter.contains(group)
+}
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    })
+}
+
+/// The EspoCRM the binary talks to: the sandbox, or the one named by the environment.
+struct Upstream {
+    url: String,
+    api_key: String,
+    sandbox: Option<Sandbox>,
+}
+
+impl Upstream {
+    async fn start() -> Upstream {
+        match (
+            std::env::var("ESPOCRM_URL"),
+            std::env::var("ESPOCRM_API_KEY"),
+        ) {
+            (Ok(url), Ok(api_key)) if !url.is_empty() => Upstream {
+                url: url.trim_end_matches('/').to_owned(),
+                api_key,
+                sandbox: None,
+            },
+            _ => {
+                let sandbox = Sandbox::start().await.expect("the sandbox starts");
+                Upstream {
+                    url: sandbox.url.clone(),
+                    api_key: sandbox.agent_api_key.clone(),
+                    sandbox: Some(sandbox),
+                }
+            }
+        }
+    }
+}
+
+/// `espomcp` as a child over stdio, with a connected client.
+struct Server {
+    client: Client,
+    pid: Option<u32>,
+    _home: TempDir,
+}
+
+impl Server {
+    async fn start(upstream: &Upstream, env: &[(&str, &str)]) -> (Server, Duration) {
+        let home = TempDir::new().expect("a temporary home");
+        let mut command = tokio::process::Command::new(BIN);
+        for name in CONFIG_VARIABLES {
+            command.env_remove(name);
+        }
+        let command = command.configure(|c| {
+            c.env("HOME", home.path())
+                .env("XDG_CONFIG_HOME", home.path().join(".config"))
+                .current_dir(home.path())
+                .kill_on_drop(true)
+                .env("ESPOCRM_URL", &upstream.url)
+                .env("ESPOCRM_API_KEY", &upstream.api_key)
+                .env("LOGGING_LEVEL", "warn");
+            for (name, value) in env {
+                c.env(name, value);
+            }
+        });
+        let started = Instant::now();
+        let (transport, _) = TokioChildProcess::builder(command)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("espomcp spawns");
+        let pid = transport.id();
+        let config = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("espomcp-bench", "0.0.0"),
+        )
+        .with_protocol_version(ProtocolVersion::V_2025_11_25);
+        let client = config.serve(transport).await.expect("initialize");
+        let elapsed = started.elapsed();
+        (
+            Server {
+                client,
+                pid,
+                _home: home,
+            },
+            elapsed,
+        )
+    }
+
+    async fn stop(self) {
+        let _ = self.client.cancel().await;
+    }
+}
+
+fn params(tool: &str, arguments: &Value) -> CallToolRequestParams {
+    let arguments: JsonObject = arguments.as_object().cloned().expect("an object");
+    CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments)
+}
+
+/// Calls a tool that must succeed.
+async fn call(peer: &rmcp::Peer<RoleClient>, tool: &str, arguments: &Value) {
+    let result = peer
+        .call_tool(params(tool, arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
+    assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
+}
+
+/// The same request the tool makes upstream, straight to EspoCRM.
+async fn direct(http: &reqwest::Client, url: &str) {
+    let response = http.get(url).send().await.expect("the upstream answers");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    let _ = response.bytes().await.expect("a body");
+}
+
+/// The shared fixture of the `overhead` group.
+struct Overhead {
+    upstream: Upstream,
+    server: Server,
+    http: reqwest::Client,
+    get_args: Value,
+    get_url: String,
+    search_args: Value,
+    search_url: String,
+    schema_args: Value,
+}
+
+fn overhead() -> &'static Overhead {
+    static FIXTURE: OnceLock<Overhead> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        runtime().block_on(async {
+            let upstream = Upstream::start().await;
+            let http = reqwest::Client::builder()
+                .default_headers(
+                    [(
+                        reqwest::header::HeaderName::from_static("x-api-key"),
+                        upstream.api_key.parse().expect("a header value"),
+                    )]
+                    .into_iter()
+                    .collect(),
+                )
+                .build()
+                .expect("a reqwest client");
+            let api = format!("{}/api/v1", upstream.url);
+            let first: Value = http
+                .get(format!("{api}/Account?maxSize=1&select=id"))
+                .send()
+                .await
+                .expect("the upstream answers")
+                .json()
+                .await
+                .expect("a JSON list");
+            let id = first["list"][0]["id"]
+                .as_str()
+                .expect("at least one Account")
+                .to_owned();
+            // The default rate limit (10/s) would make every sequential call wait ~100 ms: it is
+            // a deliberate throttle, not overhead, so it is off here.
+            let (server, _) = Server::start(&upstream, NO_RATE_LIMIT).await;
+            let fixture = Overhead {
+                get_args: json!({"entityType": "Account", "id": id}),
+                get_url: format!("{api}/Account/{id}"),
+                search_args: json!({"entityType": "Account", "limit": 20}),
+                search_url: format!("{api}/Account?maxSize=20&offset=0"),
+                schema_args: json!({"entityType": "Opportunity"}),
+                upstream,
+                server,
+                http,
+            };
+            // Warm every path (the metadata cache in particular) once.
+            let peer = fixture.server.client.peer();
+            call(peer, "get", &fixture.get_args).await;
+            call(peer, "search", &fixture.search_args).await;
+            call(peer, "get_schema", &fixture.schema_args).await;
+            direct(&fixture.http, &fixture.get_url).await;
+            fixture
+        })
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// p50/p99 of N interleaved MCP and direct calls of each kind, with the added time.
+fn overhead_percentiles() {
+    let f = overhead();
+    let rt = runtime();
+    println!(
+        "\n== overhead percentiles (N = {PERCENTILE_N} each, interleaved; upstream {}) ==",
+        if f.upstream.sandbox.is_some() {
+            "sandbox"
+        } else {
+            "ESPOCRM_URL"
+        }
+    );
+    let kinds: [(&str, &Value, Option<&str>); 3] = [
+        ("get", &f.get_args, Some(&f.get_url)),
+        ("search", &f.search_args, Some(&f.search_url)),
+        ("get_schema", &f.schema_args, None),
+    ];
+    for (tool, args, url) in kinds {
+        let (mut mcp, mut http) = (Vec::new(), Vec::new());
+        rt.block_on(async {
+            let peer = f.server.client.peer();
+            for _ in 0..PERCENTILE_N {
+                let t = Instant::now();
+                call(peer, tool, args).await;
+                mcp.push(t.elapsed());
+                if let Some(url) = url {
+                    let t = Instant::now();
+                    direct(&f.http, url).await;
+                    http.push(t.elapsed());
+                }
+            }
+        });
+        mcp.sort();
+        http.sort();
+        let (m50, m99) = (percentile(&mcp, 50.0), percentile(&mcp, 99.0));
+        if http.is_empty() {
+            println!(
+                "{tool:<10} mcp p50 {:>8.1} µs  p99 {:>8.1} µs  (no upstream request: cached metadata)",
+                micros(m50),
+                micros(m99)
+            );
+        } else {
+            let (h50, h99) = (percentile(&http, 50.0), percentile(&http, 99.0));
+            println!(
+                "{tool:<10} mcp p50 {:>8.1} µs  p99 {:>8.1} µs | direct p50 {:>8.1} µs  p99 {:>8.1} µs | added p50 {:>8.1} µs  p99 {:>8.1} µs",
+                micros(m50),
+                micros(m99),
+                micros(h50),
+                micros(h99),
+                micros(m50) - micros(h50),
+                micros(m99) - micros(h99)
+            );
+        }
+    }
+}
+
+fn bench_overhead(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("overhead");
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function(BenchmarkId::new("get", "mcp"), |b| {
+        let f = overhead();
+        b.to_async(rt)
+            .iter(|| call(f.server.client.peer(), "get", &f.get_args))
+    });
+    group.bench_function(BenchmarkId::new("get", "direct"), |b| {
+        let f = overhead();
+        b.to_async(rt).iter(|| direct(&f.http, &f.get_url))
+    });
+    group.bench_function(BenchmarkId::new("search20", "mcp"), |b| {
+        let f = overhead();
+        b.to_async(rt)
+            .iter(|| call(f.server.client.peer(), "search", &f.search_args))
+    });
+    group.bench_function(BenchmarkId::new("search20", "direct"), |b| {
+        let f = overhead();
+        b.to_async(rt).iter(|| direct(&f.http, &f.search_url))
+    });
+    group.bench_function(BenchmarkId::new("get_schema_warm", "mcp"), |b| {
+        let f = overhead();
+        b.to_async(rt)
+            .iter(|| call(f.server.client.peer(), "get_schema", &f.schema_args))
+    });
+    group.finish();
+    if bench_mode() && selected("overhead") {
+        overhead_percentiles();
+    }
+}
+
+/// `total` `get` calls from `callers` concurrent tasks on one connection; calls per second.
+async fn run_concurrent(server: &Server, args: &Value, callers: usize, total: usize) -> Duration {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..callers {
+        let peer = server.client.peer().clone();
+        let next = next.clone();
+        let args = args.clone();
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                call(&peer, "get", &args).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a caller");
+    }
+    started.elapsed()
+}
+
+struct Throughput16 {
+    upstream: Upstream,
+    server: Server,
+    args: Value,
+}
+
+async fn throughput_fixture(max_concurrent: &str) -> Option<Throughput16> {
+    let upstream = Upstream::start().await;
+    upstream.sandbox.as_ref()?;
+    let id = first_account(&upstream).await;
+    let (server, _) = Server::start(
+        &upstream,
+        &[
+            ("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "0"),
+            ("SERVER_RATE_LIMIT_MAX_CONCURRENT", max_concurrent),
+        ],
+    )
+    .await;
+    let args = json!({"entityType": "Account", "id": id});
+    call(server.client.peer(), "get", &args).await;
+    Some(Throughput16 {
+        upstream,
+        server,
+        args,
+    })
+}
+
+fn bench_throughput(c: &mut Criterion) {
+    let rt = runtime();
+    if std::env::var("ESPOCRM_URL").is_ok_and(|u| !u.is_empty()) {
+        println!("throughput: skipped (needs the sandbox; ESPOCRM_URL is set)");
+        return;
+    }
+    let mut group = c.benchmark_group("throughput");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    const BATCH: usize = 320;
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let fast: OnceLock<Option<Throughput16>> = OnceLock::new();
+    group.bench_function("get_16_callers_mc16", |b| {
+        let f = fast
+            .get_or_init(|| rt.block_on(throughput_fixture("16")))
+            .as_ref()
+            .expect("sandbox");
+        b.to_async(rt).iter_custom(|iters| async move {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += run_concurrent(&f.server, &f.args, 16, BATCH).await;
+            }
+            total
+        })
+    });
+    group.finish();
+
+    if bench_mode() && selected("throughput") {
+        println!("\n== throughput (16 callers, one stdio connection, rate limit off) ==");
+        let f = fast
+            .get_or_init(|| rt.block_on(throughput_fixture("16")))
+            .as_ref()
+            .expect("sandbox");
+        let n = 10_000;
+        let elapsed = rt.block_on(run_concurrent(&f.server, &f.args, 16, n));
+        println!(
+            "max_concurrent 16, no latency: {n} calls in {:.3} s = {:.0} calls/s",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64()
+        );
+        let slow = rt.block_on(throughput_fixture("4")).expect("sandbox");
+        if let Some(sandbox) = &slow.upstream.sandbox {
+            sandbox.set_faults(FaultConfig {
+                latency_ms: 20,
+                ..Default::default()
+            });
+        }
+        let n = 1_000;
+        let elapsed = rt.block_on(run_concurrent(&slow.server, &slow.args, 16, n));
+        let rate = n as f64 / elapsed.as_secs_f64();
+        let peak = slow
+            .upstream
+            .sandbox
+            .as_ref()
+            .map(|s| s.stats().peak_in_flight)
+            .unwrap_or(0);
+        println!(
+            "max_concurrent 4, 20 ms latency: {n} calls in {:.3} s = {rate:.1} calls/s = {:.1}% of the 200/s bound (sandbox peak in flight {peak})",
+            elapsed.as_secs_f64(),
+            rate / 2.0
+        );
+        rt.block_on(slow.server.stop());
+    }
+    if let Some(Some(f)) = fast.into_inner() {
+        rt.block_on(f.server.stop());
+    }
+}
+
+/// The id of the first Account the upstream lists.
+async fn first_account(upstream: &Upstream) -> String {
+    let list: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/Account?maxSize=1&select=id",
+            upstream.url
+        ))
+        .header("x-api-key", &upstream.api_key)
+        .send()
+        .await
+        .expect("the upstream answers")
+        .json()
+        .await
+        .expect("a JSON list");
+    list["list"][0]["id"]
+        .as_str()
+        .expect("at least one Account")
+        .to_owned()
+}
+
+fn rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status =
+        std::fs::read_to_string(Path::new("/proc").join(pid?.to_string()).join("status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn bench_startup(c: &mut Criterion) {
+    let rt = runtime();
+    let upstream: OnceLock<Upstream> = OnceLock::new();
+    let mut group = c.benchmark_group("startup");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    group.bench_function("spawn_to_initialize", |b| {
+        let up = upstream.get_or_init(|| rt.block_on(Upstream::start()));
+        b.to_async(rt).iter_custom(|iters| async move {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let (server, elapsed) = Server::start(up, &[]).await;
+                total += elapsed;
+                server.stop().await;
+            }
+            total
+        })
+    });
+    group.finish();
+
+    if bench_mode() && selected("startup") {
+        let up = upstream.get_or_init(|| rt.block_on(Upstream::start()));
+        if up.sandbox.is_none() {
+            println!("footprint: skipped (10,000 calls; runs on the sandbox only)");
+            return;
+        }
+        println!("\n== footprint (VmRSS of the child) ==");
+        rt.block_on(async {
+            let mut starts: Vec<Duration> = Vec::new();
+            for _ in 0..20 {
+                let (server, elapsed) = Server::start(up, &[]).await;
+                starts.push(elapsed);
+                server.stop().await;
+            }
+            starts.sort();
+            println!(
+                "spawn to initialize reply, 20 starts: p50 {:.2} ms, max {:.2} ms",
+                starts[9].as_secs_f64() * 1e3,
+                starts[19].as_secs_f64() * 1e3
+            );
+            let (server, _) = Server::start(up, NO_RATE_LIMIT).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let idle = rss_kib(server.pid);
+            let id = first_account(up).await;
+            let get = json!({"entityType": "Account", "id": id});
+            let search = json!({"entityType": "Account", "limit": 20});
+            let mut at_5000 = None;
+            let peer = server.client.peer();
+            for i in 1..=10_000 {
+                // Mostly gets, every tenth a 20-record search.
+                if i % 10 == 0 {
+                    call(peer, "search", &search).await;
+                } else {
+                    call(peer, "get", &get).await;
+                }
+                if i == 5_000 {
+                    at_5000 = rss_kib(server.pid);
+                }
+            }
+            let at_10000 = rss_kib(server.pid);
+            let show = |v: Option<u64>| v.map_or("n/a".to_owned(), |k| format!("{k} KiB"));
+            println!(
+                "RSS idle {}, after 5,000 calls {}, after 10,000 calls {}; growth 5,000→10,000: {}",
+                show(idle),
+                show(at_5000),
+                show(at_10000),
+                match (at_5000, at_10000) {
+                    (Some(a), Some(b)) => format!("{} KiB", b as i64 - a as i64),
+                    _ => "n/a".to_owned(),
+                }
+            );
+            server.stop().await;
+        });
+    }
+}
+
+fn bench_validators(c: &mut Criterion) {
+    let metadata: Value = serde_json::from_str(METADATA).expect("metadata fixture");
+    let app_user: Value = serde_json::from_str(APP_USER).expect("app-user fixture");
+    let schema = Schema::from_espo(&metadata, &app_user).expect("a schema");
+    let entity = schema.entity("Opportunity").expect("Opportunity");
+    let simple: Vec<WhereCondition> = serde_json::from_value(json!([
+        {"field": "stage", "type": "equals", "value": "Proposal"}
+    ]))
+    .expect("conditions");
+    let typical: Vec<WhereCondition> = serde_json::from_value(json!([
+        {"field": "stage", "type": "in", "value": ["Proposal", "Negotiation"]},
+        {"field": "amount", "type": "greaterThan", "value": 10000},
+        {"field": "closeDate", "type": "between", "value": ["2024-01-01", "2024-12-31"]},
+        {"type": "or", "value": [
+            {"field": "name", "type": "like", "value": "%Acme%"},
+            {"field": "accountId", "type": "isNotNull"}
+        ]}
+    ]))
+    .expect("conditions");
+    let select = names::select(entity, &["name", "stage", "amount", "account"]).expect("select");
+    let query = ListQuery {
+        filter: where_clause::validate(entity, &typical).expect("valid"),
+        select,
+        max_size: Some(20),
+        offset: Some(0),
+        ..Default::default()
+    };
+
+    let mut group = c.benchmark_group("validators");
+    group.sample_size(50);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.bench_function("where_validate_1_condition", |b| {
+        b.iter(|| where_clause::validate(entity, std::hint::black_box(&simple)).expect("valid"))
+    });
+    group.bench_function("where_validate_5_conditions", |b| {
+        b.iter(|| where_clause::validate(entity, std::hint::black_box(&typical)).expect("valid"))
+    });
+    group.bench_function("list_query_to_pairs", |b| {
+        b.iter(|| std::hint::black_box(&query).to_pairs())
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_validators,
+    bench_overhead,
+    bench_throughput,
+    bench_startup
+);
+criterion_main!(benches);
