@@ -694,7 +694,10 @@ impl Store {
             {
                 continue;
             }
-            if name.ends_with("Names") || name.ends_with("Columns") && !name.ends_with("sColumns") {
+            // Derived display maps are never stored; linkMultiple columns (`contactsColumns`)
+            // are kept for `split_multiples`, other `…Columns` attributes are not stored.
+            let link_multiple_columns = name.ends_with("sColumns");
+            if name.ends_with("Names") || (name.ends_with("Columns") && !link_multiple_columns) {
                 continue;
             }
             out.insert(name.clone(), value.clone());
@@ -1199,7 +1202,7 @@ impl Store {
         if name == "teamsIds" || name.ends_with("Ids") {
             return json!([]);
         }
-        if name == "teamsNames" || name.ends_with("Names") || name.ends_with("Types") {
+        if name.ends_with("Names") || name.ends_with("Types") {
             return json!({});
         }
         if name.ends_with("IsOptedOut") || name.ends_with("IsInvalid") {
