@@ -14,9 +14,11 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod error;
 pub mod espo;
+pub mod resources;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;

@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 
 use espomcp_actors::{PromptError, PromptStore};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
-    GetPromptResult, Implementation, ListPromptsResult, ListToolsResult, PaginatedRequestParams,
-    Prompt, PromptArgument, PromptMessage, ProtocolVersion, ResultType, Role, ServerCapabilities,
-    ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    Prompt, PromptArgument, PromptMessage, ProtocolVersion, ReadResourceRequestParams,
+    ReadResourceResponse, ResultType, Role, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
@@ -69,7 +70,9 @@ impl ServerHandler for EspoMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
+                .enable_completions()
                 .enable_prompts()
+                .enable_resources()
                 .enable_tools()
                 .build(),
         )
@@ -183,5 +186,42 @@ impl ServerHandler for EspoMcp {
                 Err(ErrorData::internal_error(e.to_string(), None))
             }
         }
+    }
+
+    /// `espocrm://entity-types`; records and schemas are reached through the templates.
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(crate::resources::list())
+    }
+
+    /// `espocrm://{entityType}/{id}`, `espocrm://{entityType}/{id}/{link}` and
+    /// `espocrm://schema/{entityType}`.
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(crate::resources::templates())
+    }
+
+    /// Reads a record, its related records, a schema or the entity types (see `resources.rs`).
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        Ok(self.read_resource_uri(&request.uri).await?.into())
+    }
+
+    /// Suggestions for resource-template variables and prompt arguments (see `completions.rs`).
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.complete_argument(request).await
     }
 }

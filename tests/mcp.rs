@@ -14,6 +14,8 @@
 //! - `prompts`: the six workflow prompts: listed, rendered, edited on disk.
 //! - `reliability`: 500s and drops under load, the upstream restarting, 1,000 mixed calls,
 //!   stdin closed, malformed input on stdin.
+//! - `resources`: `espocrm://` resources and completions on both eras, checked against the data.
+//! - `structured`: every tool's outputSchema, and each answer valid against it (jsonschema).
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
 
 #[path = "mcp/cli.rs"]
@@ -38,5 +40,9 @@ mod prompts;
 mod read_tools;
 #[path = "mcp/reliability.rs"]
 mod reliability;
+#[path = "mcp/resources.rs"]
+mod resources;
+#[path = "mcp/structured.rs"]
+mod structured;
 #[path = "mcp/write_tools.rs"]
 mod write_tools;

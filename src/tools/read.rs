@@ -311,7 +311,7 @@ impl EspoMcp {
         input_schema = input_schema::<NoArgs>(),
         annotations(title = "List entity types", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn list_entity_types(
+    pub(crate) async fn list_entity_types(
         &self,
         arguments: JsonObject,
     ) -> Result<Json<EntityTypeList>, ToolError> {
@@ -339,7 +339,10 @@ impl EspoMcp {
         input_schema = input_schema::<EntityTypeArgs>(),
         annotations(title = "Get entity schema", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_schema(&self, arguments: JsonObject) -> Result<Json<SchemaInfo>, ToolError> {
+    pub(crate) async fn get_schema(
+        &self,
+        arguments: JsonObject,
+    ) -> Result<Json<SchemaInfo>, ToolError> {
         let args: EntityTypeArgs = parse_args("get_schema", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
@@ -361,7 +364,10 @@ impl EspoMcp {
         input_schema = input_schema::<SearchArgs>(),
         annotations(title = "Search records", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn search(&self, arguments: JsonObject) -> Result<Json<RecordPage>, ToolError> {
+    pub(crate) async fn search(
+        &self,
+        arguments: JsonObject,
+    ) -> Result<Json<RecordPage>, ToolError> {
         let args: SearchArgs = parse_args("search", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
@@ -393,7 +399,7 @@ impl EspoMcp {
         input_schema = input_schema::<GetArgs>(),
         annotations(title = "Get record", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get(&self, arguments: JsonObject) -> Result<Json<RecordOut>, ToolError> {
+    pub(crate) async fn get(&self, arguments: JsonObject) -> Result<Json<RecordOut>, ToolError> {
         let args: GetArgs = parse_args("get", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
@@ -425,7 +431,10 @@ impl EspoMcp {
         input_schema = input_schema::<GetRelatedArgs>(),
         annotations(title = "Get related records", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    async fn get_related(&self, arguments: JsonObject) -> Result<Json<RecordPage>, ToolError> {
+    pub(crate) async fn get_related(
+        &self,
+        arguments: JsonObject,
+    ) -> Result<Json<RecordPage>, ToolError> {
         let args: GetRelatedArgs = parse_args("get_related", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
