@@ -16,8 +16,11 @@
 //!   foreign or other-record state is refused) before the preview is claimed.
 //!
 //! Only an `accept` whose `confirm` is `true` deletes. A decline, a cancel, or an accept without
-//! the tick deletes nothing and uses the preview up (to ask again, preview again). A client that
-//! can do neither gets HUMAN_CONFIRMATION_UNAVAILABLE, and nothing is claimed or deleted.
+//! the tick deletes nothing and uses the preview up (to ask again, preview again); so does no
+//! answer within the TTL, or the agent cancelling its call while the person is being asked. A
+//! client that can do neither gets HUMAN_CONFIRMATION_UNAVAILABLE, and nothing is claimed or
+//! deleted; a client that declared elicitation but failed to ask gets it too, and the preview
+//! is given back.
 
 use std::fmt;
 use std::time::Duration;

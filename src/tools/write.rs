@@ -1018,7 +1018,8 @@ impl EspoMcp {
                 Err(ToolError::delete_declined(&entity.name, id, "timeout"))
             }
             Err(error) => {
-                // Nobody was asked: the preview may be confirmed again.
+                // The client could not ask (or failed to answer): nothing was decided, so the
+                // preview may be confirmed again.
                 let _ = ctx.deletes.release(&entity.name, id, &ctx.caller).await;
                 Err(ToolError::human_confirmation_unavailable(
                     &entity.name,
