@@ -36,6 +36,7 @@ Configuration (built-in defaults < config file < environment):
   SERVER_RATE_LIMIT_BURST                burst above that rate [20]
   SERVER_RATE_LIMIT_MAX_CONCURRENT       requests in flight at once [5]
   SERVER_DELETE_CONFIRMATION_TTL_SECS    how long a delete preview stays confirmable [300]
+  SERVER_DELETE_CONFIRMATION             who confirms a delete: agent, or human (asked via the client) [agent]
   SERVER_PROMPTS_DIR                     where prompt templates live [.espomcp/prompts]
   SERVER_AGGREGATE_MAX_RECORDS           most records `aggregate` reads, 1-1000000 [50000]
   LOGGING_LEVEL                          trace, debug, info, warn, error [info]

@@ -18,6 +18,7 @@
 //! | SERVER_RATE_LIMIT_BURST               | `[server] rate_limit_burst`               | 20 (1–1000)        |
 //! | SERVER_RATE_LIMIT_MAX_CONCURRENT      | `[server] rate_limit_max_concurrent`      | 5 (1–64)           |
 //! | SERVER_DELETE_CONFIRMATION_TTL_SECS   | `[server] delete_confirmation_ttl_secs`   | 300 (1–86400)      |
+//! | SERVER_DELETE_CONFIRMATION            | `[server] delete_confirmation`            | agent (or human)   |
 //! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | .espomcp/prompts   |
 //! | SERVER_AGGREGATE_MAX_RECORDS          | `[server] aggregate_max_records`          | 50000 (1–1000000)  |
 //! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
@@ -93,6 +94,11 @@ const DELETE_TTL: Setting = Setting::new(
     "server",
     "delete_confirmation_ttl_secs",
 );
+const DELETE_CONFIRMATION: Setting = Setting::new(
+    "SERVER_DELETE_CONFIRMATION",
+    "server",
+    "delete_confirmation",
+);
 const PROMPTS_DIR: Setting = Setting::new("SERVER_PROMPTS_DIR", "server", "prompts_dir");
 const AGGREGATE_MAX: Setting = Setting::new(
     "SERVER_AGGREGATE_MAX_RECORDS",
@@ -104,7 +110,7 @@ const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 16] = [
+pub const SETTINGS: [Setting; 17] = [
     URL,
     API_KEY,
     TIMEOUT,
@@ -116,6 +122,7 @@ pub const SETTINGS: [Setting; 16] = [
     RATE_BURST,
     MAX_CONCURRENT,
     DELETE_TTL,
+    DELETE_CONFIRMATION,
     PROMPTS_DIR,
     AGGREGATE_MAX,
     LOG_LEVEL,
@@ -175,10 +182,47 @@ pub struct ServerConfig {
     pub max_concurrent: NonZeroUsize,
     /// How long a delete preview can be confirmed.
     pub delete_confirmation_ttl: Duration,
+    /// Who confirms a delete: the agent (two steps) or, in addition, a person asked through
+    /// the client.
+    pub delete_confirmation: DeleteConfirmation,
     /// Where the prompt templates live; relative paths are relative to the working directory.
     pub prompts_dir: PathBuf,
     /// The most records `aggregate` reads; a larger filtered set is refused up front.
     pub aggregate_max_records: u32,
+}
+
+/// Who must agree before `delete` deletes (`SERVER_DELETE_CONFIRMATION`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum DeleteConfirmation {
+    /// The two-step flow: a preview, then the agent's `confirm: true`.
+    #[default]
+    Agent,
+    /// The same two steps, and `confirm: true` asks the person through the MCP client (form
+    /// elicitation); a client that cannot ask gets HUMAN_CONFIRMATION_UNAVAILABLE.
+    Human,
+}
+
+impl DeleteConfirmation {
+    pub const ALL: [Self; 2] = [Self::Agent, Self::Human];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Human => "human",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for DeleteConfirmation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Where logs go and how much of them.
@@ -499,6 +543,11 @@ impl fmt::Display for Config {
         )?;
         writeln!(
             f,
+            "delete confirmed by:  {}",
+            self.server.delete_confirmation
+        )?;
+        writeln!(
+            f,
             "prompts directory:    {}",
             self.server.prompts_dir.display()
         )?;
@@ -542,7 +591,7 @@ impl Provider for Defaults {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let defaults: [(Setting, Value); 12] = [
+        let defaults: [(Setting, Value); 13] = [
             (TIMEOUT, 30u64.into()),
             (TLS_VERIFY, true.into()),
             (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
@@ -551,6 +600,7 @@ impl Provider for Defaults {
             (RATE_BURST, 20u64.into()),
             (MAX_CONCURRENT, 5u64.into()),
             (DELETE_TTL, 300u64.into()),
+            (DELETE_CONFIRMATION, "agent".into()),
             (PROMPTS_DIR, ".espomcp/prompts".into()),
             (AGGREGATE_MAX, DEFAULT_AGGREGATE_MAX_RECORDS.into()),
             (LOG_LEVEL, "info".into()),
@@ -743,6 +793,7 @@ impl Reader<'_> {
         let burst = self.whole(RATE_BURST, 1..=1000, Unit::Count);
         let max_concurrent = self.whole(MAX_CONCURRENT, 1..=64, Unit::Count);
         let delete_ttl = self.whole(DELETE_TTL, 1..=86_400, Unit::Seconds);
+        let delete_confirmation = self.delete_confirmation(DELETE_CONFIRMATION);
         let prompts_dir = self.path(PROMPTS_DIR);
         let aggregate_max = self.whole(AGGREGATE_MAX, 1..=1_000_000, Unit::Count);
         let level = self.level(LOG_LEVEL);
@@ -770,6 +821,7 @@ impl Reader<'_> {
                 rate_limit,
                 max_concurrent: NonZeroUsize::new(usize::try_from(max_concurrent?).ok()?)?,
                 delete_confirmation_ttl: Duration::from_secs(delete_ttl?),
+                delete_confirmation: delete_confirmation?,
                 // The default keeps this set; an empty value from a layer counts as not set.
                 prompts_dir: prompts_dir?.unwrap_or_else(|| PathBuf::from(".espomcp/prompts")),
                 aggregate_max_records: u32::try_from(aggregate_max?).ok()?,
@@ -972,6 +1024,24 @@ impl Reader<'_> {
         switch
     }
 
+    fn delete_confirmation(&mut self, setting: Setting) -> Option<DeleteConfirmation> {
+        let found = self.find(setting)?;
+        let mode = match &found.value {
+            Value::String(_, text) => DeleteConfirmation::parse(text.trim()),
+            _ => None,
+        };
+        if mode.is_none() {
+            let line = format!(
+                "{} must be agent (the agent confirms a previewed delete) or human (the person \
+                 is asked through the MCP client) (got {})",
+                found.label,
+                shown(&found.value)
+            );
+            self.problem(setting, line);
+        }
+        mode
+    }
+
     fn level(&mut self, setting: Setting) -> Option<LogLevel> {
         let found = self.find(setting)?;
         let level = match &found.value {
@@ -1167,6 +1237,7 @@ mod tests {
             config.server.delete_confirmation_ttl,
             Duration::from_secs(300)
         );
+        assert_eq!(config.server.delete_confirmation, DeleteConfirmation::Agent);
         assert_eq!(config.server.prompts_dir, PathBuf::from(".espomcp/prompts"));
         assert_eq!(config.logging, LoggingConfig::default());
         assert!(!config.demo);
@@ -1188,6 +1259,7 @@ mod tests {
             ("SERVER_RATE_LIMIT_BURST", "3"),
             ("SERVER_RATE_LIMIT_MAX_CONCURRENT", "2"),
             ("SERVER_DELETE_CONFIRMATION_TTL_SECS", "45"),
+            ("SERVER_DELETE_CONFIRMATION", "Human"),
             ("SERVER_PROMPTS_DIR", "/srv/prompts"),
             ("LOGGING_LEVEL", "TRACE"),
             ("LOGGING_JSON", "true"),
@@ -1209,6 +1281,7 @@ mod tests {
             config.server.delete_confirmation_ttl,
             Duration::from_secs(45)
         );
+        assert_eq!(config.server.delete_confirmation, DeleteConfirmation::Human);
         assert_eq!(config.server.prompts_dir, PathBuf::from("/srv/prompts"));
         assert_eq!(config.logging.level, LogLevel::Trace);
         assert!(config.logging.json);
@@ -1471,6 +1544,12 @@ mod tests {
                  (got 100000)",
             ),
             (
+                "SERVER_DELETE_CONFIRMATION",
+                "person",
+                "SERVER_DELETE_CONFIRMATION must be agent (the agent confirms a previewed \
+                 delete) or human (the person is asked through the MCP client) (got \"person\")",
+            ),
+            (
                 "LOGGING_LEVEL",
                 "loud",
                 "LOGGING_LEVEL must be one of trace, debug, info, warn, error (got \"loud\")",
@@ -1562,6 +1641,38 @@ mod tests {
             )
         );
         assert_eq!(problems[0].setting, "ESPOCRM_TIMEOUT_SECS");
+    }
+
+    #[test]
+    fn should_read_the_delete_confirmation_from_the_file_and_refuse_other_values() {
+        let file = config_file("[server]\ndelete_confirmation = \"human\"\n", 0o600);
+        let loaded = load_file(file.path(), &required()).expect("valid");
+        assert_eq!(
+            loaded.config.server.delete_confirmation,
+            DeleteConfirmation::Human
+        );
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(
+            loaded
+                .config
+                .to_string()
+                .contains("delete confirmed by:  human")
+        );
+
+        let file = config_file("[server]\ndelete_confirmation = true\n", 0o600);
+        let Err(ConfigError::Invalid { problems }) = load_file(file.path(), &required()) else {
+            panic!("expected a problem");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].setting, "SERVER_DELETE_CONFIRMATION");
+        assert!(
+            problems[0]
+                .to_string()
+                .starts_with("`delete_confirmation` in [server] of "),
+            "{}",
+            problems[0]
+        );
+        assert!(problems[0].to_string().ends_with("(got true)"));
     }
 
     #[test]

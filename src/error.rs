@@ -60,11 +60,16 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A string given as a record id cannot be one.
     InvalidId,
+    /// Deletes need a person's confirmation (`SERVER_DELETE_CONFIRMATION=human`), and this
+    /// client cannot ask one (no form elicitation).
+    HumanConfirmationUnavailable,
+    /// The person declined (or dismissed) the confirmation of a delete; nothing was deleted.
+    DeleteDeclined,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 20] = [
         Self::InvalidEntityType,
         Self::InvalidField,
         Self::InvalidOperator,
@@ -83,6 +88,8 @@ impl ErrorCode {
         Self::SendBlocked,
         Self::InvalidArgument,
         Self::InvalidId,
+        Self::HumanConfirmationUnavailable,
+        Self::DeleteDeclined,
     ];
 
     /// The stable name, as sent to clients.
@@ -106,6 +113,8 @@ impl ErrorCode {
             Self::SendBlocked => "SEND_BLOCKED",
             Self::InvalidArgument => "INVALID_ARGUMENT",
             Self::InvalidId => "INVALID_ID",
+            Self::HumanConfirmationUnavailable => "HUMAN_CONFIRMATION_UNAVAILABLE",
+            Self::DeleteDeclined => "DELETE_DECLINED",
         }
     }
 }
@@ -328,6 +337,44 @@ impl ToolError {
             false,
         )
         .with_details(json!({ "entityType": entity_type, "id": id }))
+    }
+
+    /// Human confirmation of deletes is on, and the client cannot ask the person; `why` says
+    /// what is missing, e.g. `this client does not support form elicitation`.
+    pub fn human_confirmation_unavailable(entity_type: &str, id: &str, why: &str) -> Self {
+        Self::new(
+            ErrorCode::HumanConfirmationUnavailable,
+            format!(
+                "Deleting {entity_type} {id:?} needs a person's confirmation, and it cannot be \
+                 asked: {why}; nothing was deleted"
+            ),
+            "Delete the record in EspoCRM's web UI, use an MCP client that supports form \
+             elicitation, or ask the operator to set SERVER_DELETE_CONFIRMATION=agent",
+            false,
+        )
+        .with_details(json!({ "entityType": entity_type, "id": id }))
+    }
+
+    /// The person did not say yes to a delete: `action` is `decline`, `cancel`, `accept`
+    /// (accepted the form without ticking `confirm`) or `timeout` (did not answer in time).
+    pub fn delete_declined(entity_type: &str, id: &str, action: &str) -> Self {
+        let what = match action {
+            "cancel" => "dismissed the confirmation of",
+            "accept" => "did not tick confirm for",
+            "timeout" => "did not answer in time about",
+            _ => "declined",
+        };
+        Self::new(
+            ErrorCode::DeleteDeclined,
+            format!(
+                "The person {what} the delete of {entity_type} {id:?}; nothing was deleted and \
+                 the preview is used up"
+            ),
+            "Do not delete this record unless the person asks again; then preview it again \
+             (confirm: false) before confirming",
+            false,
+        )
+        .with_details(json!({ "entityType": entity_type, "id": id, "action": action }))
     }
 
     /// `duplicates` are the existing records as (id, name).
@@ -623,6 +670,8 @@ mod tests {
             "SEND_BLOCKED",
             "INVALID_ARGUMENT",
             "INVALID_ID",
+            "HUMAN_CONFIRMATION_UNAVAILABLE",
+            "DELETE_DECLINED",
         ];
         for (code, name) in ErrorCode::ALL.into_iter().zip(expected) {
             assert_eq!(code.as_str(), name);
@@ -766,6 +815,24 @@ mod tests {
                 false,
                 "\"../Account\"",
                 "17",
+            ),
+            (
+                ToolError::human_confirmation_unavailable(
+                    "Account",
+                    "0123456789abcdef0",
+                    "this client does not support form elicitation",
+                ),
+                ErrorCode::HumanConfirmationUnavailable,
+                false,
+                "needs a person's confirmation",
+                "SERVER_DELETE_CONFIRMATION=agent",
+            ),
+            (
+                ToolError::delete_declined("Account", "0123456789abcdef0", "decline"),
+                ErrorCode::DeleteDeclined,
+                false,
+                "declined the delete",
+                "preview it again",
             ),
         ];
         let covered: Vec<ErrorCode> = cases.iter().map(|case| case.1).collect();

@@ -9,9 +9,10 @@ use espomcp_actors::{
     ApiKey, DeleteConfirmations, Gateway, MetadataCache, PromptStore, SpawnError,
 };
 
-use crate::config::Config;
+use crate::config::{Config, DeleteConfirmation};
 use crate::server::EspoMcp;
 use crate::tools::ToolContext;
+use crate::tools::human::{ConfirmationKeyError, HumanConfirmation};
 
 /// Why espomcp could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum StartError {
     Demo(#[from] espocrm_sandbox::SandboxError),
     #[error("{0}")]
     Spawn(#[from] SpawnError),
+    #[error("the key for human delete confirmations could not be made: {0}")]
+    ConfirmationKey(#[from] ConfirmationKeyError),
 }
 
 /// A running espomcp: the server and the actors (and the demo sandbox) it needs.
@@ -72,6 +75,12 @@ impl Runtime {
         let (deletes, _) =
             DeleteConfirmations::spawn(config.server.delete_confirmation_ttl).await?;
         let (prompts, _) = PromptStore::spawn(config.server.prompts_dir.clone()).await?;
+        let human_confirmation = match config.server.delete_confirmation {
+            DeleteConfirmation::Agent => None,
+            DeleteConfirmation::Human => Some(HumanConfirmation::new(
+                config.server.delete_confirmation_ttl,
+            )?),
+        };
         let ctx = ToolContext {
             gateway: gateway.clone(),
             metadata: metadata.clone(),
@@ -81,6 +90,7 @@ impl Runtime {
             caller: "stdio".into(),
             email_from: config.espocrm.email_from.clone(),
             aggregate_max_records: config.server.aggregate_max_records,
+            human_confirmation,
         };
         Ok(Runtime {
             server: EspoMcp::new(ctx, prompts.clone()),

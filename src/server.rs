@@ -37,6 +37,13 @@ they agree call it again with confirm=true. \
 Errors come back as {\"error\": {\"code\", \"message\", \"suggestion\", \"retryable\"}}: follow \
 the suggestion; retry only when retryable is true. Records carry a `url` to show the user.";
 
+/// Added to [`INSTRUCTIONS`] when deletes need a person's confirmation
+/// (`SERVER_DELETE_CONFIRMATION=human`).
+pub const HUMAN_DELETE_INSTRUCTIONS: &str = " Deletes here also need the person's own yes: \
+after the preview, delete with confirm=true asks them through your client (a form to confirm); \
+if they decline or cancel nothing is deleted (DELETE_DECLINED): do not ask again unless they \
+want to.";
+
 /// The MCP server: a router per tool family over one shared [`ToolContext`], and the
 /// workflow prompts from the [`PromptStore`].
 #[derive(Debug, Clone)]
@@ -48,10 +55,22 @@ pub struct EspoMcp {
 
 impl EspoMcp {
     pub fn new(ctx: ToolContext, prompts: PromptStore) -> EspoMcp {
+        let mut tool_router = Self::read_router() + Self::write_router() + Self::power_router();
+        if ctx.human_confirmation.is_some() {
+            crate::tools::write::describe_human_delete(&mut tool_router);
+        }
         EspoMcp {
             prompts,
             ctx: Arc::new(ctx),
-            tool_router: Self::read_router() + Self::write_router() + Self::power_router(),
+            tool_router,
+        }
+    }
+
+    /// [`INSTRUCTIONS`], and what human confirmation of deletes changes when it is on.
+    pub fn instructions(&self) -> String {
+        match self.ctx.human_confirmation {
+            Some(_) => format!("{INSTRUCTIONS}{HUMAN_DELETE_INSTRUCTIONS}"),
+            None => INSTRUCTIONS.to_owned(),
         }
     }
 
@@ -80,7 +99,7 @@ impl ServerHandler for EspoMcp {
             env!("CARGO_PKG_NAME"),
             env!("CARGO_PKG_VERSION"),
         ))
-        .with_instructions(INSTRUCTIONS)
+        .with_instructions(self.instructions())
     }
 
     /// Routes a call to its tool, and drops the tool's work when the client cancels the

@@ -6,6 +6,8 @@
 //! - `eras`: identity, instructions and tools on both protocol eras; protocol errors.
 //! - `read_tools`: the success path of every read tool, on both eras, checked against the data.
 //! - `errors`: every error code the read tools produce.
+//! - `human_delete`: deletes a person confirms through the client (elicitation on the
+//!   handshake, an input-required round with a sealed requestState on 2026-07-28).
 //! - `power_tools`: get_many, global_search, aggregate (progress, cancellation, ceiling,
 //!   currencies), upcoming_activities and whoami, checked against the data.
 //! - `limits`: requests in flight, requests per second, bounded retries (the acceptance tests).
@@ -26,6 +28,8 @@ mod common;
 mod eras;
 #[path = "mcp/errors.rs"]
 mod errors;
+#[path = "mcp/human_delete.rs"]
+mod human_delete;
 #[path = "mcp/limits.rs"]
 mod limits;
 #[path = "mcp/logs.rs"]

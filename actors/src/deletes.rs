@@ -9,6 +9,10 @@
 //! refused connection) can be released, which makes the same preview claimable again until its
 //! original expiry, so the agent can retry without previewing again.
 //!
+//! A preview can also be looked at without claiming it ([`DeleteConfirmations::status`]): a
+//! confirmation that must first ask a person (human mode, 2026-07-28) checks that there is
+//! something to confirm before asking, and claims only once the answer is in.
+//!
 //! Memory is bounded twice over: a periodic sweep forgets previews some time after they expired,
 //! and at most `capacity` previews are held; registering one more evicts the oldest. Losing a
 //! preview is always safe: the agent is told to preview again, never allowed to delete without.
@@ -60,6 +64,18 @@ pub enum ClaimOutcome {
     /// claimed (a second or concurrent confirmation), or it was forgotten or evicted. Preview first.
     NotPending,
     /// There was a preview, but its time ran out. It is forgotten now; preview again.
+    Expired,
+}
+
+/// Whether a preview could be claimed now, as seen by [`DeleteConfirmations::status`], which
+/// changes nothing. Exhaustive for the same reason as [`ClaimOutcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewStatus {
+    /// A claim now would succeed.
+    Pending,
+    /// No claimable preview: none registered, already claimed, forgotten or evicted.
+    NotPending,
+    /// There is a preview, but its time has run out.
     Expired,
 }
 
@@ -133,6 +149,25 @@ impl DeleteConfirmations {
             .actor
             .call(
                 |reply| ConfirmationsMsg::Claim(key, reply),
+                Some(REPLY_TIMEOUT),
+            )
+            .await;
+        flatten(outcome)
+    }
+
+    /// Whether `owner`'s preview of (`entity_type`, `id`) could be claimed now, without claiming
+    /// it or forgetting an expired one. Only a hint: a claim may still lose a race afterwards.
+    pub async fn status(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+    ) -> Result<PreviewStatus, UpstreamError> {
+        let key = PreviewKey::new(entity_type, id, owner);
+        let outcome = self
+            .actor
+            .call(
+                |reply| ConfirmationsMsg::Status(key, reply),
                 Some(REPLY_TIMEOUT),
             )
             .await;
@@ -219,6 +254,7 @@ pub(crate) struct ConfirmationsArgs {
 pub(crate) enum ConfirmationsMsg {
     Register(PreviewKey, RpcReplyPort<PendingDelete>),
     Claim(PreviewKey, RpcReplyPort<ClaimOutcome>),
+    Status(PreviewKey, RpcReplyPort<PreviewStatus>),
     Release(PreviewKey, RpcReplyPort<bool>),
     PendingCount(RpcReplyPort<usize>),
     /// From the sweep timer: forget previews that expired long enough ago.
@@ -292,6 +328,9 @@ impl Actor for ConfirmationsActor {
                     state.release(&key, now);
                 }
             }
+            ConfirmationsMsg::Status(key, reply) => {
+                let _ = reply.send(state.status(&key, now));
+            }
             ConfirmationsMsg::Release(key, reply) => {
                 let _ = reply.send(state.release(&key, now));
             }
@@ -360,6 +399,15 @@ impl ConfirmationsState {
             "delete preview claimed"
         );
         ClaimOutcome::Claimed
+    }
+
+    fn status(&self, key: &PreviewKey, now: Instant) -> PreviewStatus {
+        match self.previews.get(key) {
+            None => PreviewStatus::NotPending,
+            Some(preview) if preview.claimed => PreviewStatus::NotPending,
+            Some(preview) if now >= preview.expires_at => PreviewStatus::Expired,
+            Some(_) => PreviewStatus::Pending,
+        }
     }
 
     /// Makes a claimed preview pending again; whether it can now be claimed.

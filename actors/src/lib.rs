@@ -24,7 +24,8 @@
 //! - `schema.rs` — [`Schema`]: entity types, fields, links and the API user's rights, parsed from
 //!   `GET Metadata` and `GET App/user`.
 //! - `deletes.rs` — [`DeleteConfirmations`]: the only owner of pending delete previews; a
-//!   preview of one record, claimed once by whoever made it, before it expires.
+//!   preview of one record, claimed once by whoever made it, before it expires; its status can
+//!   be looked at without claiming it.
 //! - `prompts.rs` — [`PromptStore`]: the only owner of the prompt template files; the six
 //!   prompts and their arguments, the template syntax, defaults written on first use.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
@@ -42,7 +43,7 @@ mod schema;
 mod secret;
 mod wire;
 
-pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete};
+pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete, PreviewStatus};
 pub use endpoint::normalize_base_url;
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};

@@ -9,7 +9,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use espomcp_actors::{ClaimOutcome, DeleteConfirmations, UpstreamError};
+use espomcp_actors::{ClaimOutcome, DeleteConfirmations, PreviewStatus, UpstreamError};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep};
@@ -265,6 +265,67 @@ async fn should_give_back_a_released_claim_once() {
     assert_eq!(
         claim(&confirmations, "Account", "a1").await,
         ClaimOutcome::NotPending
+    );
+}
+
+async fn status(confirmations: &DeleteConfirmations, entity_type: &str, id: &str) -> PreviewStatus {
+    confirmations
+        .status(entity_type, id, OWNER)
+        .await
+        .expect("an answer")
+}
+
+#[tokio::test(start_paused = true)]
+async fn should_report_the_status_of_a_preview_without_claiming_it() {
+    let confirmations = confirmations(TTL).await;
+    assert_eq!(
+        status(&confirmations, "Account", "a1").await,
+        PreviewStatus::NotPending
+    );
+    register(&confirmations, "Account", "a1").await;
+    // Looking, however often, claims nothing.
+    for _ in 0..3 {
+        assert_eq!(
+            status(&confirmations, "Account", "a1").await,
+            PreviewStatus::Pending
+        );
+    }
+    assert_eq!(
+        confirmations
+            .status("Account", "a1", "another owner")
+            .await
+            .expect("an answer"),
+        PreviewStatus::NotPending
+    );
+    assert_eq!(
+        status(&confirmations, "Contact", "a1").await,
+        PreviewStatus::NotPending
+    );
+    assert_eq!(
+        claim(&confirmations, "Account", "a1").await,
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        status(&confirmations, "Account", "a1").await,
+        PreviewStatus::NotPending
+    );
+
+    // An expired preview is reported as such, and stays so: only a claim forgets it.
+    register(&confirmations, "Account", "a2").await;
+    sleep(TTL).await;
+    for _ in 0..2 {
+        assert_eq!(
+            status(&confirmations, "Account", "a2").await,
+            PreviewStatus::Expired
+        );
+    }
+    assert_eq!(
+        claim(&confirmations, "Account", "a2").await,
+        ClaimOutcome::Expired
+    );
+    assert_eq!(
+        status(&confirmations, "Account", "a2").await,
+        PreviewStatus::NotPending
     );
 }
 

@@ -6,6 +6,7 @@
 //! `{"error": {"code", "message", "suggestion", "retryable"}}` in both `structuredContent` and
 //! the text; protocol errors are kept for protocol faults. Tool bodies just use `?`.
 
+pub mod human;
 pub mod power;
 pub mod read;
 pub mod write;
@@ -39,6 +40,9 @@ pub struct ToolContext {
     pub email_from: Option<String>,
     /// `SERVER_AGGREGATE_MAX_RECORDS`: the most records `aggregate` reads.
     pub aggregate_max_records: u32,
+    /// `SERVER_DELETE_CONFIRMATION=human`: a confirmed delete also asks the person (see
+    /// `human.rs`). `None` in agent mode.
+    pub human_confirmation: Option<human::HumanConfirmation>,
 }
 
 impl ToolContext {

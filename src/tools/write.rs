@@ -8,17 +8,27 @@
 //!   ([`SENDING_ENTITY_TYPES`]) are `SEND_BLOCKED` before any request.
 //! - No delete without a claimed preview of that same record: `delete` with `confirm: false`
 //!   registers a preview with the DeleteConfirmations actor; `confirm: true` deletes only after
-//!   claiming it (once; concurrent confirmations delete once).
+//!   claiming it (once; concurrent confirmations delete once). In human mode
+//!   (`SERVER_DELETE_CONFIRMATION=human`, `human.rs`) the person must also say yes, asked
+//!   through the client; the preview is claimed all the same, before the DELETE.
 //! - Data is checked against the schema before any request, reporting every problem at once
 //!   (EspoCRM reports only the first, and silently drops unknown and read-only attributes).
 
-use espomcp_actors::{Action, ClaimOutcome, EntityType, EspoRequest, LinkType, Method, Schema};
-use rmcp::model::JsonObject;
-use rmcp::{Json, tool, tool_router};
+use std::time::Duration;
+
+use espomcp_actors::{
+    Action, ClaimOutcome, EntityType, EspoRequest, LinkType, Method, PreviewStatus, Schema,
+};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::model::{CallToolResponse, CallToolResult, JsonObject, ProtocolVersion};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, ServiceError, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::human::{self, Answer, HumanConfirmation, RecordSummary, StateRefused};
 use super::{ToolContext, input_schema, parse_args};
 use crate::error::{ErrorCode, ToolError};
 use crate::server::EspoMcp;
@@ -380,6 +390,9 @@ const PREVIEW_LINKS: &[&str] = &[
     "calls",
 ];
 
+/// The description of `delete` in agent mode (the default).
+const DELETE_DESCRIPTION: &str = "Delete a record in two steps. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.";
+
 #[tool_router(router = write_router, vis = "pub")]
 impl EspoMcp {
     #[tool(
@@ -443,91 +456,61 @@ impl EspoMcp {
 
     #[tool(
         name = "delete",
-        description = "Delete a record in two steps. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.",
+        description = DELETE_DESCRIPTION,
         input_schema = input_schema::<DeleteArgs>(),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<DeleteOutcome>(),
         annotations(title = "Delete record (two-step)", read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn delete(&self, arguments: JsonObject) -> Result<Json<DeleteOutcome>, ToolError> {
+    async fn delete(
+        &self,
+        arguments: JsonObject,
+        context: RequestContext<RoleServer>,
+        RequestState(request_state): RequestState,
+        InputResponses(responses): InputResponses,
+    ) -> Result<CallToolResponse, ToolError> {
         let args: DeleteArgs = parse_args("delete", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Delete)?;
         let id = names::id(&args.id)?.to_owned();
         let owner = self.ctx.caller.as_str();
         if !args.confirm {
-            let record = fetch(&self.ctx, entity, &id).await?;
-            let fields: Map<String, Value> = PREVIEW_FIELDS
-                .iter()
-                .filter_map(|k| {
-                    record
-                        .get(*k)
-                        .filter(|v| !v.is_null())
-                        .map(|v| ((*k).to_owned(), v.clone()))
-                })
-                .collect();
-            let mut related = Map::new();
-            for link in PREVIEW_LINKS
-                .iter()
-                .filter_map(|l| entity.link(l))
-                .filter(|l| {
-                    l.link_type == LinkType::HasMany || l.link_type == LinkType::HasChildren
-                })
-                .take(3)
-            {
-                let request =
-                    EspoRequest::get([entity.name.as_str(), id.as_str(), link.name.as_str()])
-                        .with_query("maxSize", "1")
-                        .with_query("select", "id");
-                if let Ok(body) = self.ctx.send(request).await
-                    && let Some(total) = body.get("total").and_then(Value::as_i64)
-                {
-                    related.insert(link.name.clone(), json!(total));
-                }
-            }
+            let preview = record_preview(&self.ctx, entity, &id).await?;
             let pending = self.ctx.deletes.register(&entity.name, &id, owner).await?;
-            return Ok(Json(DeleteOutcome {
+            let seconds = pending.expires_in.as_secs();
+            let next = if self.ctx.human_confirmation.is_some() {
+                format!(
+                    "Show it to the user. To delete this {} call delete again with confirm=true within {seconds} seconds: the person will then be asked to confirm through your MCP client, and only their yes deletes it.",
+                    entity.name
+                )
+            } else {
+                format!(
+                    "To delete this {} call delete again with confirm=true within {seconds} seconds.",
+                    entity.name
+                )
+            };
+            return complete(DeleteOutcome {
                 status: "preview".into(),
                 entity_type: entity.name.clone(),
                 id: id.clone(),
-                name: record
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                fields: Some(fields),
-                related: Some(related),
-                expires_in_secs: Some(pending.expires_in.as_secs()),
+                name: preview.name,
+                fields: Some(preview.fields),
+                related: Some(preview.related),
+                expires_in_secs: Some(seconds),
                 note: format!(
-                    "Nothing was deleted. To delete this {} call delete again with confirm=true within {} seconds. EspoCRM marks deleted records as deleted; an administrator can restore them.",
-                    entity.name,
-                    pending.expires_in.as_secs()
+                    "Nothing was deleted. {next} EspoCRM marks deleted records as deleted; an administrator can restore them."
                 ),
-            }));
+            });
         }
-        match self.ctx.deletes.claim(&entity.name, &id, owner).await? {
-            ClaimOutcome::Claimed => {}
-            ClaimOutcome::Expired => {
-                return Err(ToolError::delete_not_confirmed(&entity.name, &id)
-                    .with_suggestion("The preview expired: call delete with confirm=false again, show it to the user, then confirm."));
+        match &self.ctx.human_confirmation {
+            None => {
+                claim_preview(&self.ctx, &entity.name, &id).await?;
+                complete(delete_claimed(&self.ctx, &entity.name, &id).await?)
             }
-            _ => return Err(ToolError::delete_not_confirmed(&entity.name, &id)),
-        }
-        let request = EspoRequest::new(Method::Delete, [entity.name.as_str(), id.as_str()]);
-        if let Err(e) = self.ctx.send(request).await {
-            if e.code != ErrorCode::RecordNotFound {
-                // The record is still there: let the agent retry without a new preview.
-                let _ = self.ctx.deletes.release(&entity.name, &id, owner).await;
+            Some(human) => {
+                self.delete_asking(human, entity, &id, &context, request_state, responses)
+                    .await
             }
-            return Err(record_missing(e, &entity.name, &id));
         }
-        Ok(Json(DeleteOutcome {
-            status: "deleted".into(),
-            entity_type: entity.name.clone(),
-            id,
-            name: None,
-            fields: None,
-            related: None,
-            expires_in_secs: None,
-            note: "Deleted.".into(),
-        }))
     }
 
     #[tool(
@@ -873,5 +856,283 @@ impl EspoMcp {
             foreign_ids,
             status: if relate { "linked" } else { "unlinked" }.into(),
         })
+    }
+}
+
+/// What `delete` shows of a record: in the preview, and to the person in human mode.
+struct RecordPreview {
+    name: Option<String>,
+    /// The main fields ([`PREVIEW_FIELDS`]) that have a value.
+    fields: Map<String, Value>,
+    /// How many records hang on its main links ([`PREVIEW_LINKS`], at most three).
+    related: Map<String, Value>,
+}
+
+/// Reads the record and counts what hangs on it. A count that cannot be read is left out.
+async fn record_preview(
+    ctx: &ToolContext,
+    entity: &EntityType,
+    id: &str,
+) -> Result<RecordPreview, ToolError> {
+    let record = fetch(ctx, entity, id).await?;
+    let fields: Map<String, Value> = PREVIEW_FIELDS
+        .iter()
+        .filter_map(|k| {
+            record
+                .get(*k)
+                .filter(|v| !v.is_null())
+                .map(|v| ((*k).to_owned(), v.clone()))
+        })
+        .collect();
+    let mut related = Map::new();
+    for link in PREVIEW_LINKS
+        .iter()
+        .filter_map(|l| entity.link(l))
+        .filter(|l| l.link_type == LinkType::HasMany || l.link_type == LinkType::HasChildren)
+        .take(3)
+    {
+        let request = EspoRequest::get([entity.name.as_str(), id, link.name.as_str()])
+            .with_query("maxSize", "1")
+            .with_query("select", "id");
+        if let Ok(body) = ctx.send(request).await
+            && let Some(total) = body.get("total").and_then(Value::as_i64)
+        {
+            related.insert(link.name.clone(), json!(total));
+        }
+    }
+    Ok(RecordPreview {
+        name: record
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        fields,
+        related,
+    })
+}
+
+/// A successful delete step, as structured content (the schema is `DeleteOutcome`'s).
+fn complete(outcome: DeleteOutcome) -> Result<CallToolResponse, ToolError> {
+    let value = serde_json::to_value(outcome).map_err(|e| {
+        ToolError::upstream_error(format!("the answer could not be encoded: {e}"), false)
+    })?;
+    Ok(CallToolResult::structured(value).into())
+}
+
+/// Claims the caller's preview of the record, or says why there is none to claim.
+async fn claim_preview(ctx: &ToolContext, entity_type: &str, id: &str) -> Result<(), ToolError> {
+    match ctx.deletes.claim(entity_type, id, &ctx.caller).await? {
+        ClaimOutcome::Claimed => Ok(()),
+        ClaimOutcome::Expired => Err(preview_expired(entity_type, id)),
+        ClaimOutcome::NotPending => Err(ToolError::delete_not_confirmed(entity_type, id)),
+    }
+}
+
+fn preview_expired(entity_type: &str, id: &str) -> ToolError {
+    ToolError::delete_not_confirmed(entity_type, id).with_suggestion(
+        "The preview expired: call delete with confirm=false again, show it to the user, then confirm.",
+    )
+}
+
+/// Sends the DELETE of a record whose preview this call has claimed. If it fails with the
+/// record still there, the claim is given back so the agent can retry without a new preview.
+async fn delete_claimed(
+    ctx: &ToolContext,
+    entity_type: &str,
+    id: &str,
+) -> Result<DeleteOutcome, ToolError> {
+    let request = EspoRequest::new(Method::Delete, [entity_type, id]);
+    if let Err(e) = ctx.send(request).await {
+        if e.code != ErrorCode::RecordNotFound {
+            let _ = ctx.deletes.release(entity_type, id, &ctx.caller).await;
+        }
+        return Err(record_missing(e, entity_type, id));
+    }
+    Ok(DeleteOutcome {
+        status: "deleted".into(),
+        entity_type: entity_type.to_owned(),
+        id: id.to_owned(),
+        name: None,
+        fields: None,
+        related: None,
+        expires_in_secs: None,
+        note: "Deleted.".into(),
+    })
+}
+
+impl EspoMcp {
+    /// `delete` with `confirm: true` in human mode: the person decides (see `human.rs`).
+    async fn delete_asking(
+        &self,
+        human: &HumanConfirmation,
+        entity: &EntityType,
+        id: &str,
+        context: &RequestContext<RoleServer>,
+        request_state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+    ) -> Result<CallToolResponse, ToolError> {
+        if !human::can_ask(context.client_capabilities().as_ref()) {
+            return Err(ToolError::human_confirmation_unavailable(
+                &entity.name,
+                id,
+                "this MCP client did not declare form elicitation, so it cannot ask the person",
+            ));
+        }
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+        if stateless {
+            return self
+                .delete_in_rounds(human, entity, id, request_state, responses)
+                .await;
+        }
+        // The handshake era: claim first, so that of concurrent confirmations only one asks.
+        let ctx = &self.ctx;
+        claim_preview(ctx, &entity.name, id).await?;
+        let preview = match record_preview(ctx, entity, id).await {
+            Ok(preview) => preview,
+            Err(e) => {
+                if e.code != ErrorCode::RecordNotFound {
+                    let _ = ctx.deletes.release(&entity.name, id, &ctx.caller).await;
+                }
+                return Err(e);
+            }
+        };
+        let url = ctx.record_url(&entity.name, id);
+        let form = human::form(&summary(&entity.name, id, &preview, &url));
+        match context
+            .peer
+            .create_elicitation_with_timeout(form, Some(human.ttl()))
+            .await
+        {
+            Ok(result) => match human::answer(&result) {
+                Answer::Confirmed => {
+                    tracing::info!(entity_type = %entity.name, id, "delete confirmed by the person");
+                    complete(delete_claimed(ctx, &entity.name, id).await?)
+                }
+                Answer::Refused(action) => {
+                    tracing::info!(entity_type = %entity.name, id, action, "delete refused by the person");
+                    Err(ToolError::delete_declined(&entity.name, id, action))
+                }
+            },
+            Err(ServiceError::Timeout { .. }) => {
+                Err(ToolError::delete_declined(&entity.name, id, "timeout"))
+            }
+            Err(error) => {
+                // The client could not ask (or failed to answer): nothing was decided, so the
+                // preview may be confirmed again.
+                let _ = ctx.deletes.release(&entity.name, id, &ctx.caller).await;
+                Err(ToolError::human_confirmation_unavailable(
+                    &entity.name,
+                    id,
+                    &format!("asking the person through the client failed ({error})"),
+                ))
+            }
+        }
+    }
+
+    /// Human mode on 2026-07-28: the first call answers input-required with a sealed state;
+    /// the retry brings the person's answer and the state back.
+    async fn delete_in_rounds(
+        &self,
+        human: &HumanConfirmation,
+        entity: &EntityType,
+        id: &str,
+        request_state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+    ) -> Result<CallToolResponse, ToolError> {
+        let ctx = &self.ctx;
+        let owner = ctx.caller.as_str();
+        let Some(state) = request_state else {
+            // Ask only if there is something to confirm; the claim waits for the answer.
+            match ctx.deletes.status(&entity.name, id, owner).await? {
+                PreviewStatus::Pending => {}
+                PreviewStatus::Expired => return Err(preview_expired(&entity.name, id)),
+                PreviewStatus::NotPending => {
+                    return Err(ToolError::delete_not_confirmed(&entity.name, id));
+                }
+            }
+            let preview = record_preview(ctx, entity, id).await?;
+            let url = ctx.record_url(&entity.name, id);
+            let sealed = human.seal(owner, &entity.name, id);
+            let asked = human::input_required(&summary(&entity.name, id, &preview, &url), sealed);
+            return Ok(asked.into());
+        };
+        if let Err(refused) = human.open(&state, owner, &entity.name, id) {
+            return Err(state_refused(&entity.name, id, refused, human.ttl()));
+        }
+        let Some(answer) = human::answer_in(responses.as_ref()) else {
+            return Err(ToolError::new(
+                ErrorCode::DeleteNotConfirmed,
+                format!(
+                    "The confirmation of the delete of {} {id:?} came back without the person's answer (inputResponses.{}); nothing was deleted",
+                    entity.name,
+                    human::INPUT_KEY
+                ),
+                "Call delete with confirm: true again, without requestState, so that the person is asked",
+                false,
+            )
+            .with_details(json!({"entityType": entity.name, "id": id})));
+        };
+        match answer {
+            Answer::Confirmed => {
+                claim_preview(ctx, &entity.name, id).await?;
+                tracing::info!(entity_type = %entity.name, id, "delete confirmed by the person");
+                complete(delete_claimed(ctx, &entity.name, id).await?)
+            }
+            Answer::Refused(action) => {
+                // The person said no to this preview: use it up, whatever it was.
+                let _ = ctx.deletes.claim(&entity.name, id, owner).await;
+                tracing::info!(entity_type = %entity.name, id, action, "delete refused by the person");
+                Err(ToolError::delete_declined(&entity.name, id, action))
+            }
+        }
+    }
+}
+
+fn summary<'a>(
+    entity_type: &'a str,
+    id: &'a str,
+    preview: &'a RecordPreview,
+    url: &'a str,
+) -> RecordSummary<'a> {
+    RecordSummary {
+        entity_type,
+        id,
+        name: preview.name.as_deref(),
+        related: &preview.related,
+        url,
+    }
+}
+
+/// A `requestState` that does not confirm this delete: DELETE_NOT_CONFIRMED, saying why.
+fn state_refused(entity_type: &str, id: &str, refused: StateRefused, ttl: Duration) -> ToolError {
+    let (reason, message, suggestion) = match refused {
+        StateRefused::Expired => (
+            "expired",
+            format!(
+                "The confirmation request (requestState) for the delete of {entity_type} {id:?} has expired: the answer must come back within {} seconds; nothing was deleted",
+                ttl.as_secs()
+            ),
+            "Preview the record again (confirm: false), show it to the user, then call delete with confirm: true so that the person is asked again",
+        ),
+        StateRefused::Invalid => (
+            "invalid",
+            format!(
+                "The requestState sent back is not one this server made for the delete of {entity_type} {id:?} (it was changed, made for another record, or by an earlier server process); nothing was deleted"
+            ),
+            "Call delete with confirm: true again, without requestState, so that the person is asked; send the requestState back unchanged",
+        ),
+    };
+    ToolError::new(ErrorCode::DeleteNotConfirmed, message, suggestion, false)
+        .with_details(json!({"entityType": entity_type, "id": id, "requestState": reason}))
+}
+
+/// The description of `delete` when the operator has turned human confirmation on.
+pub const DELETE_HUMAN_DESCRIPTION: &str = "Delete a record in two steps; a person must agree. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires: the person is then asked through your MCP client (a form to confirm), and only their yes deletes. A decline or cancel deletes nothing (DELETE_DECLINED) and uses the preview up. A client that cannot ask the person gets HUMAN_CONFIRMATION_UNAVAILABLE. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.";
+
+/// Makes the listed description of `delete` say that the person will be asked.
+pub fn describe_human_delete(router: &mut ToolRouter<EspoMcp>) {
+    if let Some(route) = router.map.get_mut("delete") {
+        route.attr.description = Some(DELETE_HUMAN_DESCRIPTION.into());
     }
 }

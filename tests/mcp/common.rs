@@ -34,7 +34,7 @@ pub const TOOLS: [&str; 5] = [
 
 /// Every variable the binary reads (and those that locate its config file). They are removed
 /// from the child's environment so the developer's own settings never leak into a test.
-const CONFIG_VARIABLES: [&str; 19] = [
+const CONFIG_VARIABLES: [&str; 20] = [
     "ESPOCRM_URL",
     "ESPOCRM_API_KEY",
     "ESPOCRM_TIMEOUT_SECS",
@@ -46,6 +46,7 @@ const CONFIG_VARIABLES: [&str; 19] = [
     "SERVER_RATE_LIMIT_BURST",
     "SERVER_RATE_LIMIT_MAX_CONCURRENT",
     "SERVER_DELETE_CONFIRMATION_TTL_SECS",
+    "SERVER_DELETE_CONFIRMATION",
     "SERVER_PROMPTS_DIR",
     "SERVER_AGGREGATE_MAX_RECORDS",
     "LOGGING_LEVEL",

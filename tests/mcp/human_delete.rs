@@ -1,0 +1,627 @@
+//! Human confirmation of deletes (`SERVER_DELETE_CONFIRMATION=human`): `delete` with
+//! `confirm: true` asks the person through the client and deletes only on their yes.
+//!
+//! The person is an rmcp client handler that declares form elicitation and answers as told
+//! (accept with or without the tick, decline, cancel), counting the questions. On the handshake
+//! era the server asks during the call; on 2026-07-28 it answers input-required with a sealed
+//! `requestState`, which rmcp's client completes by itself or the test completes by hand, to
+//! change the state, let it expire, or send it back for another record. Every case checks the
+//! sandbox afterwards: the record is there or gone, and how many DELETE requests reached it.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use espocrm_sandbox::Sandbox;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, InputRequest,
+    InputRequiredResult, InputResponses, JsonObject, ProtocolVersion,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient, ServiceExt,
+};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+
+use crate::common::{
+    Direct, Era, PATIENCE, Server, command, error_of, sandbox, std_command, success_of,
+};
+
+/// How the person answers every question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    /// Accept, with `confirm` ticked.
+    Yes,
+    /// Accept, leaving `confirm` unticked.
+    Unticked,
+    Decline,
+    Cancel,
+}
+
+/// The person at the client: declares form elicitation and answers as told.
+#[derive(Clone)]
+struct Person {
+    era: Era,
+    reply: Reply,
+    /// The messages shown to the person, in order.
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Person {
+    fn new(era: Era, reply: Reply) -> Self {
+        Self {
+            era,
+            reply,
+            asked: Arc::default(),
+        }
+    }
+
+    fn questions(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl ClientHandler for Person {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("espomcp-human-delete-tests", "0.0.0"),
+        )
+        .with_protocol_version(self.era.version())
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let ElicitRequestParams::FormElicitationParams {
+            message,
+            requested_schema,
+            ..
+        } = request
+        else {
+            return Err(ErrorData::invalid_params("only forms are expected", None));
+        };
+        let schema = serde_json::to_value(&requested_schema).unwrap_or(Value::Null);
+        assert_eq!(
+            schema["properties"]["confirm"]["type"], "boolean",
+            "{schema}"
+        );
+        self.asked.lock().unwrap().push(message);
+        Ok(match self.reply {
+            Reply::Yes => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true}))
+            }
+            Reply::Unticked => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": false}))
+            }
+            Reply::Decline => ElicitResult::new(ElicitationAction::Decline),
+            Reply::Cancel => ElicitResult::new(ElicitationAction::Cancel),
+        })
+    }
+}
+
+/// espomcp in human mode, as a child process, with the person as its client.
+struct HumanServer {
+    client: RunningService<RoleClient, Person>,
+    person: Person,
+    _home: TempDir,
+}
+
+async fn start(sandbox: &Sandbox, person: Person, env: &[(&str, &str)]) -> HumanServer {
+    let home = TempDir::new().expect("a temporary home");
+    let command = command(home.path()).configure(|c| {
+        c.env("ESPOCRM_URL", &sandbox.url)
+            .env("ESPOCRM_API_KEY", &sandbox.agent_api_key)
+            .env("SERVER_DELETE_CONFIRMATION", "human")
+            .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "0")
+            .env("LOGGING_LEVEL", "warn");
+        for (name, value) in env {
+            c.env(name, value);
+        }
+    });
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("espomcp spawns");
+    let client = match person.era {
+        Era::Legacy => person.clone().serve(transport).await,
+        Era::Modern => {
+            person
+                .clone()
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    },
+                )
+                .await
+        }
+    }
+    .expect("the MCP session starts");
+    HumanServer {
+        client,
+        person,
+        _home: home,
+    }
+}
+
+fn delete_params(entity_type: &str, id: &str, confirm: bool) -> CallToolRequestParams {
+    let arguments: JsonObject = json!({"entityType": entity_type, "id": id, "confirm": confirm})
+        .as_object()
+        .cloned()
+        .expect("an object");
+    CallToolRequestParams::new("delete").with_arguments(arguments)
+}
+
+impl HumanServer {
+    /// `delete`, with rmcp driving any input-required rounds through the person.
+    async fn delete(&self, entity_type: &str, id: &str, confirm: bool) -> CallToolResult {
+        tokio::time::timeout(
+            PATIENCE,
+            self.client
+                .call_tool(delete_params(entity_type, id, confirm)),
+        )
+        .await
+        .expect("delete answers in time")
+        .expect("no protocol error")
+    }
+
+    async fn preview(&self, id: &str) {
+        let preview = success_of(&self.delete("Account", id, false).await, "the preview");
+        assert_eq!(preview["status"], "preview");
+        assert!(
+            text(&preview["note"]).contains("the person will then be asked"),
+            "{preview}"
+        );
+    }
+
+    /// One `tools/call`, without rmcp completing an input-required round.
+    async fn once(&self, params: CallToolRequestParams) -> CallToolResponse {
+        tokio::time::timeout(PATIENCE, self.client.call_tool_once(params))
+            .await
+            .expect("delete answers in time")
+            .expect("no protocol error")
+    }
+
+    /// The first `confirm: true` on 2026-07-28: the question and the sealed state.
+    async fn ask(&self, id: &str) -> InputRequiredResult {
+        match self.once(delete_params("Account", id, true)).await {
+            CallToolResponse::InputRequired(asked) => asked,
+            other => panic!("expected input required, got {other:?}"),
+        }
+    }
+
+    /// The retry of a 2026-07-28 round with `answer` and `state`.
+    async fn answer(&self, id: &str, answer: Value, state: &str) -> CallToolResult {
+        let mut responses = InputResponses::new();
+        responses.insert("confirmDelete".into(), answer);
+        let params = delete_params("Account", id, true)
+            .with_input_responses(responses)
+            .with_request_state(state);
+        match self.once(params).await {
+            CallToolResponse::Complete(result) => result,
+            other => panic!("expected a final result, got {other:?}"),
+        }
+    }
+
+    async fn stop(self) {
+        let _ = tokio::time::timeout(PATIENCE, self.client.cancel()).await;
+    }
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+fn yes() -> Value {
+    json!({"action": "accept", "content": {"confirm": true}})
+}
+
+async fn account(sandbox: &Sandbox, name: &str) -> String {
+    Direct::new(sandbox)
+        .create("Account", json!({"name": name, "type": "Customer"}))
+        .await
+}
+
+fn deletes(sandbox: &Sandbox) -> u64 {
+    sandbox.stats().count("DELETE ")
+}
+
+/// The question names the record (type, name, id) and counts what hangs on it.
+fn assert_shows_the_record(question: &str, name: &str, id: &str) {
+    for part in [
+        "Delete this Account?",
+        &format!("Name: {name}"),
+        &format!("Id: {id}"),
+        "Related records: ",
+    ] {
+        assert!(question.contains(part), "{part:?} not in {question:?}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The handshake era: the server asks during the call
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_accepts_gets_the_record_deleted_once() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Accepted SA").await;
+    let server = start(&sandbox, Person::new(Era::Legacy, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    assert!(
+        server.person.questions().is_empty(),
+        "a preview asks nobody"
+    );
+
+    let deleted = success_of(
+        &server.delete("Account", &id, true).await,
+        "the confirmation",
+    );
+    assert_eq!(deleted["status"], "deleted");
+    let questions = server.person.questions();
+    assert_eq!(questions.len(), 1, "{questions:?}");
+    assert_shows_the_record(&questions[0], "Humantest Accepted SA", &id);
+    assert!(sandbox.record("Account", &id).is_none());
+    assert_eq!(deletes(&sandbox), 1);
+
+    // The preview was used: a second confirmation asks nobody and deletes nothing.
+    let error = error_of(&server.delete("Account", &id, true).await, "again");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(server.person.questions().len(), 1);
+    assert_eq!(deletes(&sandbox), 1);
+    server.stop().await;
+}
+
+/// The person says anything but a ticked yes: DELETE_DECLINED, no DELETE, the preview used up.
+async fn a_refusal_deletes_nothing(reply: Reply, action: &str) {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Kept GmbH").await;
+    let server = start(&sandbox, Person::new(Era::Legacy, reply), &[]).await;
+    server.preview(&id).await;
+
+    let error = error_of(&server.delete("Account", &id, true).await, "the refusal");
+    assert_eq!(error["code"], "DELETE_DECLINED", "{error:?}");
+    assert_eq!(error["retryable"], false);
+    assert_eq!(error["details"]["action"], action, "{error:?}");
+    assert!(text(&error["message"]).contains("nothing was deleted"));
+    assert_eq!(server.person.questions().len(), 1);
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+
+    // The preview is used up: confirming again asks nobody; a new preview asks again.
+    let error = error_of(&server.delete("Account", &id, true).await, "again");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(server.person.questions().len(), 1);
+    server.preview(&id).await;
+    let error = error_of(&server.delete("Account", &id, true).await, "asked again");
+    assert_eq!(error["code"], "DELETE_DECLINED", "{error:?}");
+    assert_eq!(server.person.questions().len(), 2);
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_declines_keeps_the_record() {
+    a_refusal_deletes_nothing(Reply::Decline, "decline").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_cancels_keeps_the_record() {
+    a_refusal_deletes_nothing(Reply::Cancel, "cancel").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_accepts_without_ticking_keeps_the_record() {
+    a_refusal_deletes_nothing(Reply::Unticked, "accept").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_confirmations_ask_once_and_delete_once() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Contested Oy").await;
+    let server = start(&sandbox, Person::new(Era::Legacy, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    let mut tasks = JoinSet::new();
+    for _ in 0..8 {
+        let peer = server.client.peer().clone();
+        let params = delete_params("Account", &id, true);
+        tasks.spawn(async move { peer.call_tool(params).await });
+    }
+    let (mut deleted, mut refusals) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.expect("the task ran").expect("no protocol error");
+        if result.is_error == Some(true) {
+            let error = error_of(&result, "a concurrent confirmation");
+            assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+            refusals += 1;
+        } else {
+            assert_eq!(success_of(&result, "the winner")["status"], "deleted");
+            deleted += 1;
+        }
+    }
+    assert_eq!((deleted, refusals), (1, 7));
+    assert_eq!(
+        server.person.questions().len(),
+        1,
+        "the person is asked once"
+    );
+    assert_eq!(deletes(&sandbox), 1);
+    assert!(sandbox.record("Account", &id).is_none());
+    server.stop().await;
+}
+
+/// A client without form elicitation, on either era: the clear error, nothing deleted, and
+/// the preview left as it was.
+async fn a_client_that_cannot_ask_gets_the_clear_error(era: Era) {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Unasked SARL").await;
+    let server = Server::builder(&sandbox)
+        .era(era)
+        .env("SERVER_DELETE_CONFIRMATION", "human")
+        .start()
+        .await;
+    let preview = server
+        .ok(
+            "delete",
+            json!({"entityType": "Account", "id": id, "confirm": false}),
+        )
+        .await;
+    assert_eq!(preview["status"], "preview");
+    let error = server
+        .err_code(
+            "delete",
+            json!({"entityType": "Account", "id": id, "confirm": true}),
+            "HUMAN_CONFIRMATION_UNAVAILABLE",
+        )
+        .await;
+    assert_eq!(error["retryable"], false);
+    let message = text(&error["message"]);
+    assert!(
+        message.contains("needs a person's confirmation"),
+        "{message}"
+    );
+    assert!(message.contains("elicitation"), "{message}");
+    assert!(message.contains("nothing was deleted"), "{message}");
+    assert!(
+        text(&error["suggestion"]).contains("SERVER_DELETE_CONFIRMATION=agent"),
+        "{error:?}"
+    );
+    assert_eq!(error["details"]["id"], id.as_str());
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    server.assert_still_serving().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_client_without_elicitation_gets_the_clear_error() {
+    a_client_that_cannot_ask_gets_the_clear_error(Era::Legacy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_client_without_elicitation_gets_the_clear_error() {
+    a_client_that_cannot_ask_gets_the_clear_error(Era::Modern).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_cannot_ask_and_says_so() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Scripted Inc").await;
+    let home = TempDir::new().expect("a temporary home");
+    let arguments = json!({"entityType": "Account", "id": id, "confirm": true}).to_string();
+    let output = tokio::task::spawn_blocking({
+        let mut command = std_command(home.path());
+        command
+            .env("ESPOCRM_URL", &sandbox.url)
+            .env("ESPOCRM_API_KEY", &sandbox.agent_api_key)
+            .env("SERVER_DELETE_CONFIRMATION", "human")
+            .env("LOGGING_LEVEL", "warn")
+            .args(["call", "delete", &arguments]);
+        move || command.output()
+    })
+    .await
+    .expect("the command ran")
+    .expect("espomcp starts");
+    assert_eq!(output.status.code(), Some(1));
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(
+        printed["error"]["code"], "HUMAN_CONFIRMATION_UNAVAILABLE",
+        "{printed}"
+    );
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_is_told_that_the_person_will_be_asked() {
+    let sandbox = sandbox().await;
+    let human = start(&sandbox, Person::new(Era::Legacy, Reply::Yes), &[]).await;
+    let info = human.client.peer_info().expect("the server's info");
+    let instructions = info.instructions.as_deref().unwrap_or_default();
+    assert!(instructions.contains("person's own yes"), "{instructions}");
+    let tools = human.client.list_all_tools().await.expect("tools/list");
+    let delete = tools.iter().find(|t| t.name == "delete").expect("delete");
+    let description = delete.description.as_deref().unwrap_or_default();
+    assert!(description.contains("a person must agree"), "{description}");
+    assert!(description.contains("HUMAN_CONFIRMATION_UNAVAILABLE"));
+    assert!(
+        delete.output_schema.is_some(),
+        "delete keeps its outputSchema"
+    );
+    human.stop().await;
+
+    // Agent mode (the default) says nothing of the kind.
+    let agent = Server::start(&sandbox, Era::Legacy).await;
+    let info = agent.client.peer_info().expect("the server's info");
+    let instructions = info.instructions.as_deref().unwrap_or_default();
+    assert!(!instructions.contains("person's own yes"), "{instructions}");
+    let tools = agent.client.list_all_tools().await.expect("tools/list");
+    let delete = tools.iter().find(|t| t.name == "delete").expect("delete");
+    let description = delete.description.as_deref().unwrap_or_default();
+    assert!(
+        !description.contains("a person must agree"),
+        "{description}"
+    );
+    assert!(delete.output_schema.is_some());
+    agent.stop().await;
+}
+
+// ------------------------------------------------------------------------------------------
+// 2026-07-28: an input-required round with a sealed requestState
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_client_completes_the_round_and_the_record_is_deleted() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Modern Ltd").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    let deleted = success_of(&server.delete("Account", &id, true).await, "the round");
+    assert_eq!(deleted["status"], "deleted");
+    let questions = server.person.questions();
+    assert_eq!(questions.len(), 1, "{questions:?}");
+    assert_shows_the_record(&questions[0], "Humantest Modern Ltd", &id);
+    assert!(sandbox.record("Account", &id).is_none());
+    assert_eq!(deletes(&sandbox), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_decline_keeps_the_record() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Modern Kept Ltd").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Decline), &[]).await;
+    server.preview(&id).await;
+    let error = error_of(&server.delete("Account", &id, true).await, "the round");
+    assert_eq!(error["code"], "DELETE_DECLINED", "{error:?}");
+    assert_eq!(error["details"]["action"], "decline");
+    assert_eq!(server.person.questions().len(), 1);
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_request_state_is_refused_and_the_genuine_one_works_once() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Sealed AB").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    let asked = server.ask(&id).await;
+    let state = asked.request_state.clone().expect("a requestState");
+    let requests = asked.input_requests.clone().expect("input requests");
+    let Some(InputRequest::Elicitation(request)) = requests.get("confirmDelete") else {
+        panic!("no elicitation under confirmDelete: {requests:?}");
+    };
+    let ElicitRequestParams::FormElicitationParams { message, .. } = &request.params else {
+        panic!("not a form: {request:?}");
+    };
+    assert_shows_the_record(message, "Humantest Sealed AB", &id);
+    assert_eq!(deletes(&sandbox), 0, "asking deletes nothing");
+
+    // Each of the state's parts changed, and a state made up: refused, nothing deleted.
+    let parts: Vec<&str> = state.split('.').collect();
+    assert!(parts.len() >= 3, "{state}");
+    let mut forgeries = vec!["rs1.e30.AAAA".to_owned(), String::new()];
+    for index in 1..parts.len() {
+        let mut changed: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+        let first = if changed[index].starts_with('A') {
+            "B"
+        } else {
+            "A"
+        };
+        changed[index].replace_range(0..1, first);
+        forgeries.push(changed.join("."));
+    }
+    for forged in &forgeries {
+        let error = error_of(&server.answer(&id, yes(), forged).await, "a forged state");
+        assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{forged}: {error:?}");
+        assert_eq!(error["details"]["requestState"], "invalid", "{error:?}");
+        assert!(sandbox.record("Account", &id).is_some());
+    }
+    assert_eq!(deletes(&sandbox), 0);
+
+    // The genuine state still confirms: the refusals claimed nothing.
+    let deleted = success_of(
+        &server.answer(&id, yes(), &state).await,
+        "the genuine state",
+    );
+    assert_eq!(deleted["status"], "deleted");
+    assert!(sandbox.record("Account", &id).is_none());
+    assert_eq!(deletes(&sandbox), 1);
+
+    // Sent again, the same state and answer delete nothing more: the preview is used.
+    let error = error_of(&server.answer(&id, yes(), &state).await, "a replay");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(deletes(&sandbox), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_for_one_record_does_not_confirm_another() {
+    let sandbox = sandbox().await;
+    let a = account(&sandbox, "Humantest Asked AS").await;
+    let b = account(&sandbox, "Humantest Bystander AS").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    server.preview(&a).await;
+    server.preview(&b).await;
+    let state_for_a = server.ask(&a).await.request_state.expect("a requestState");
+    let error = error_of(
+        &server.answer(&b, yes(), &state_for_a).await,
+        "A's state for B",
+    );
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["requestState"], "invalid", "{error:?}");
+    assert_eq!(error["details"]["id"], b.as_str());
+    assert!(sandbox.record("Account", &a).is_some());
+    assert!(sandbox.record("Account", &b).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    assert!(
+        server.person.questions().is_empty(),
+        "the rounds were driven by hand"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_request_state_is_refused() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Late Pty").await;
+    let server = start(
+        &sandbox,
+        Person::new(Era::Modern, Reply::Yes),
+        &[("SERVER_DELETE_CONFIRMATION_TTL_SECS", "1")],
+    )
+    .await;
+    server.preview(&id).await;
+    let state = server.ask(&id).await.request_state.expect("a requestState");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let error = error_of(&server.answer(&id, yes(), &state).await, "a late answer");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["requestState"], "expired", "{error:?}");
+    assert!(text(&error["message"]).contains("expired"), "{error:?}");
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2026_confirmation_without_a_preview_asks_nobody() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Unpreviewed NV").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    let error = error_of(&server.delete("Account", &id, true).await, "no preview");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert!(server.person.questions().is_empty());
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
