@@ -60,11 +60,13 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A string given as a record id cannot be one.
     InvalidId,
+    /// The tool is switched off on this server (read-only mode or its toolset not served).
+    ToolDisabled,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::InvalidEntityType,
         Self::InvalidField,
         Self::InvalidOperator,
@@ -83,6 +85,7 @@ impl ErrorCode {
         Self::SendBlocked,
         Self::InvalidArgument,
         Self::InvalidId,
+        Self::ToolDisabled,
     ];
 
     /// The stable name, as sent to clients.
@@ -106,6 +109,7 @@ impl ErrorCode {
             Self::SendBlocked => "SEND_BLOCKED",
             Self::InvalidArgument => "INVALID_ARGUMENT",
             Self::InvalidId => "INVALID_ID",
+            Self::ToolDisabled => "TOOL_DISABLED",
         }
     }
 }
@@ -379,6 +383,22 @@ impl ToolError {
         )
     }
 
+    /// A call to a tool this server does not serve; `why` completes "… because …".
+    pub fn tool_disabled(tool: &str, why: &str, served: &[String]) -> Self {
+        let suggestion = if served.is_empty() {
+            "This server serves no tools in its current configuration".to_owned()
+        } else {
+            format!("Use only the tools tools/list shows: {}", served.join(", "))
+        };
+        Self::new(
+            ErrorCode::ToolDisabled,
+            format!("The tool {tool:?} is switched off on this server: {why}"),
+            suggestion,
+            false,
+        )
+        .with_details(json!({"tool": tool}))
+    }
+
     /// `problem` completes "The argument X ...", e.g. `must be between 1 and 200 (got 500)`.
     pub fn invalid_argument(argument: &str, problem: &str) -> Self {
         Self::new(
@@ -623,6 +643,7 @@ mod tests {
             "SEND_BLOCKED",
             "INVALID_ARGUMENT",
             "INVALID_ID",
+            "TOOL_DISABLED",
         ];
         for (code, name) in ErrorCode::ALL.into_iter().zip(expected) {
             assert_eq!(code.as_str(), name);
@@ -766,6 +787,17 @@ mod tests {
                 false,
                 "\"../Account\"",
                 "17",
+            ),
+            (
+                ToolError::tool_disabled(
+                    "create",
+                    "the server runs read-only",
+                    &["search".to_owned()],
+                ),
+                ErrorCode::ToolDisabled,
+                false,
+                "\"create\" is switched off",
+                "tools/list shows: search",
             ),
         ];
         let covered: Vec<ErrorCode> = cases.iter().map(|case| case.1).collect();
