@@ -14,6 +14,10 @@
 //! - `prompts`: the six workflow prompts: listed, rendered, edited on disk.
 //! - `reliability`: 500s and drops under load, the upstream restarting, 1,000 mixed calls,
 //!   stdin closed, malformed input on stdin.
+//! - `toolsets`: read-only mode, toolsets and the entity-type allow-list: tools/list, the
+//!   refusal of hidden tools, INVALID_ENTITY_TYPE on every path, the flags.
+//! - `http`: the Streamable HTTP transport: the bearer token, Host/Origin checks, both eras,
+//!   graceful shutdown.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
 
 #[path = "mcp/cli.rs"]
@@ -38,5 +42,7 @@ mod prompts;
 mod read_tools;
 #[path = "mcp/reliability.rs"]
 mod reliability;
+#[path = "mcp/toolsets.rs"]
+mod toolsets;
 #[path = "mcp/write_tools.rs"]
 mod write_tools;
