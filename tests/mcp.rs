@@ -28,6 +28,8 @@ mod common;
 mod eras;
 #[path = "mcp/errors.rs"]
 mod errors;
+#[path = "mcp/http.rs"]
+mod http;
 #[path = "mcp/limits.rs"]
 mod limits;
 #[path = "mcp/logs.rs"]
