@@ -1,13 +1,15 @@
 //! The `espomcp` command line. `main.rs` only parses and hands over to [`run`].
 //!
-//! - `espomcp` (or `espomcp serve`): the MCP server over stdio, what MCP clients launch.
+//! - `espomcp` (or `espomcp serve`): the MCP server over stdio, what MCP clients launch;
+//!   `serve --http ADDR`: over Streamable HTTP instead (`http.rs`).
 //! - `espomcp tools`: the tools and what they do.
 //! - `espomcp call TOOL '{json}'`: runs one tool through the real MCP path and prints its JSON
 //!   result (exit code 1 on a tool error) — a person's way to try and script the server.
 //! - `espomcp check`: configuration, connectivity, authentication and what the key may do.
 //! - `espomcp sandbox`: the in-memory EspoCRM with demo data, standalone.
 //!
-//! `--demo` on any of them uses an in-process sandbox with demo data instead of ESPOCRM_URL.
+//! `--demo` on any of them uses an in-process sandbox with demo data instead of ESPOCRM_URL;
+//! `--read-only`, `--toolsets` and `--entities` on any of them limit the tools (`toolsets.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
