@@ -328,6 +328,26 @@ fn tool_names(output: &Output) -> Vec<String> {
 }
 
 #[test]
+fn every_tool_belongs_to_exactly_one_toolset() {
+    let output = run(&["--demo", "tools"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let served: BTreeSet<String> = tool_names(&output).into_iter().collect();
+    let mut families = BTreeSet::new();
+    for toolset in espomcp::toolsets::Toolset::ALL {
+        for tool in toolset.tools() {
+            assert!(
+                families.insert((*tool).to_owned()),
+                "{tool} in two toolsets"
+            );
+        }
+    }
+    assert_eq!(
+        served, families,
+        "a tool without a toolset, or a toolset naming no tool"
+    );
+}
+
+#[test]
 fn the_flags_apply_to_tools_and_call() {
     let output = run(&["--demo", "--read-only", "tools"], &[]);
     assert_eq!(output.status.code(), Some(0));
