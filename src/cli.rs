@@ -1,13 +1,15 @@
 //! The `espomcp` command line. `main.rs` only parses and hands over to [`run`].
 //!
-//! - `espomcp` (or `espomcp serve`): the MCP server over stdio, what MCP clients launch.
+//! - `espomcp` (or `espomcp serve`): the MCP server over stdio, what MCP clients launch;
+//!   `serve --http ADDR`: over Streamable HTTP instead (`http.rs`).
 //! - `espomcp tools`: the tools and what they do.
 //! - `espomcp call TOOL '{json}'`: runs one tool through the real MCP path and prints its JSON
 //!   result (exit code 1 on a tool error) — a person's way to try and script the server.
 //! - `espomcp check`: configuration, connectivity, authentication and what the key may do.
 //! - `espomcp sandbox`: the in-memory EspoCRM with demo data, standalone.
 //!
-//! `--demo` on any of them uses an in-process sandbox with demo data instead of ESPOCRM_URL.
+//! `--demo` on any of them uses an in-process sandbox with demo data instead of ESPOCRM_URL;
+//! `--read-only`, `--toolsets` and `--entities` on any of them limit the tools (`toolsets.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,12 @@ Configuration (built-in defaults < config file < environment):
   SERVER_DELETE_CONFIRMATION             who confirms a delete: agent, or human (asked via the client) [agent]
   SERVER_PROMPTS_DIR                     where prompt templates live [.espomcp/prompts]
   SERVER_AGGREGATE_MAX_RECORDS           most records `aggregate` reads, 1-1000000 [50000]
+  SERVER_READ_ONLY                       serve only the read tools, refuse the others [false]
+  SERVER_TOOLSETS                        tool families served: read,write,notes,kanban,email [all]
+  SERVER_ENTITY_TYPES                    the only entity types tools may touch, e.g. Account,Contact [all]
+  SERVER_HTTP_ADDR                       serve MCP over HTTP at this address (endpoint /mcp) [stdio]
+  SERVER_HTTP_TOKEN                      bearer token every HTTP request must carry (required off loopback)
+  SERVER_HTTP_ALLOWED_HOSTS              Host/Origin names accepted besides loopback, e.g. mcp.example.com
   LOGGING_LEVEL                          trace, debug, info, warn, error [info]
   LOGGING_JSON                           JSON log lines [false]
   LOGGING_FILE                           also log to this file
@@ -56,14 +64,31 @@ pub struct Cli {
     /// Read settings from this TOML file (instead of ~/.config/espocrm-mcp/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Serve only the read tools and refuse calls to the others (SERVER_READ_ONLY); wins over
+    /// --toolsets.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// The tool families to serve, comma-separated: read, write, notes, kanban, email
+    /// (SERVER_TOOLSETS).
+    #[arg(long, global = true, value_name = "LIST")]
+    pub toolsets: Option<String>,
+    /// The only entity types tools may touch, comma-separated, e.g. Account,Contact
+    /// (SERVER_ENTITY_TYPES).
+    #[arg(long, global = true, value_name = "LIST")]
+    pub entities: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over stdio (the default; what MCP clients launch).
-    Serve,
+    /// Serve MCP over stdio (the default; what MCP clients launch), or over HTTP with --http.
+    Serve {
+        /// Serve Streamable HTTP at this address instead of stdio, endpoint /mcp, e.g.
+        /// 127.0.0.1:8765 (SERVER_HTTP_ADDR).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+    },
     /// List the tools and what they do.
     Tools,
     /// Run one tool and print its JSON result (exit code 1 on a tool error).
@@ -89,11 +114,27 @@ pub enum Command {
 
 /// Runs a parsed command line; the exit code is the process's.
 pub async fn run(cli: Cli) -> ExitCode {
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { http: None });
     if let Command::Sandbox { listen, seed } = command {
         return run_sandbox(&listen, seed).await;
     }
-    let loaded = match Config::load(LoadOptions::from_process(cli.config, cli.demo)) {
+    let mut options = LoadOptions::from_process(cli.config, cli.demo);
+    if cli.read_only {
+        options = options.with_flag("SERVER_READ_ONLY", "--read-only", "true");
+    }
+    if let Some(toolsets) = cli.toolsets {
+        options = options.with_flag("SERVER_TOOLSETS", "--toolsets", toolsets);
+    }
+    if let Some(entities) = cli.entities {
+        options = options.with_flag("SERVER_ENTITY_TYPES", "--entities", entities);
+    }
+    if let Command::Serve {
+        http: Some(address),
+    } = &command
+    {
+        options = options.with_flag("SERVER_HTTP_ADDR", "--http", address.clone());
+    }
+    let loaded = match Config::load(options) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("espomcp: {e}");
@@ -118,8 +159,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !matches!(command, Command::Tools)
+        && let Err(e) = runtime.check_entity_types().await
+    {
+        eprintln!("espomcp: {e}");
+        runtime.stop().await;
+        return ExitCode::from(2);
+    }
     let code = match command {
-        Command::Serve => serve(&runtime).await,
+        Command::Serve { .. } => match config.server.http_addr {
+            Some(address) => crate::http::serve(&runtime, &config, address).await,
+            None => serve(&runtime).await,
+        },
         Command::Tools => list_tools(&runtime),
         Command::Call { tool, arguments } => call(&runtime, &tool, &arguments).await,
         Command::Check => check(&runtime, &config, loaded.config_file.as_deref()).await,

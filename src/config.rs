@@ -21,11 +21,22 @@
 //! | SERVER_DELETE_CONFIRMATION            | `[server] delete_confirmation`            | agent (or human)   |
 //! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | .espomcp/prompts   |
 //! | SERVER_AGGREGATE_MAX_RECORDS          | `[server] aggregate_max_records`          | 50000 (1–1000000)  |
+//! | SERVER_READ_ONLY                      | `[server] read_only`                      | false              |
+//! | SERVER_TOOLSETS                       | `[server] toolsets`                       | all five           |
+//! | SERVER_ENTITY_TYPES                   | `[server] entity_types`                   | all                |
+//! | SERVER_HTTP_ADDR                      | `[server] http_addr`                      | none (stdio)       |
+//! | SERVER_HTTP_TOKEN                     | `[server] http_token`                     | none²              |
+//! | SERVER_HTTP_ALLOWED_HOSTS             | `[server] http_allowed_hosts`             | loopback names     |
 //! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
 //! | LOGGING_JSON                          | `[logging] json`                          | false              |
 //! | LOGGING_FILE                          | `[logging] file`                          | none (stderr only) |
 //!
 //! ¹ not in demo mode, where espomcp talks to its in-process sandbox.
+//! ² required when SERVER_HTTP_ADDR is not a loopback address.
+//!
+//! Lists (toolsets, entity types, hosts) are written comma-separated, or as a TOML array.
+//! Command-line flags (`--read-only`, `--toolsets`, `--entities`, `--http`) are a fourth layer
+//! above the environment ([`LoadOptions::flags`]).
 //!
 //! An environment variable set to the empty string counts as not set. Values are read leniently
 //! (`ESPOCRM_TIMEOUT_SECS=30` and `timeout_secs = 30` alike; `true/false/yes/no/on/off/1/0` for
@@ -36,8 +47,9 @@
 //! The environment is passed in ([`Environment`]) rather than read here, so tests give each load
 //! its own variables instead of changing the process's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -47,6 +59,8 @@ use espomcp_actors::{ApiKey, GatewayConfig, RateLimit, normalize_base_url};
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Num, Value};
 use figment::{Figment, Metadata, Profile, Provider};
+
+use crate::toolsets::Toolset;
 
 /// The directory under `$XDG_CONFIG_HOME` (or `~/.config`) that holds `config.toml`.
 pub const CONFIG_DIR_NAME: &str = "espocrm-mcp";
@@ -105,12 +119,19 @@ const AGGREGATE_MAX: Setting = Setting::new(
     "server",
     "aggregate_max_records",
 );
+const READ_ONLY: Setting = Setting::new("SERVER_READ_ONLY", "server", "read_only");
+const TOOLSETS: Setting = Setting::new("SERVER_TOOLSETS", "server", "toolsets");
+const ENTITY_TYPES: Setting = Setting::new("SERVER_ENTITY_TYPES", "server", "entity_types");
+const HTTP_ADDR: Setting = Setting::new("SERVER_HTTP_ADDR", "server", "http_addr");
+const HTTP_TOKEN: Setting = Setting::new("SERVER_HTTP_TOKEN", "server", "http_token");
+const HTTP_ALLOWED_HOSTS: Setting =
+    Setting::new("SERVER_HTTP_ALLOWED_HOSTS", "server", "http_allowed_hosts");
 const LOG_LEVEL: Setting = Setting::new("LOGGING_LEVEL", "logging", "level");
 const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 17] = [
+pub const SETTINGS: [Setting; 23] = [
     URL,
     API_KEY,
     TIMEOUT,
@@ -125,6 +146,12 @@ pub const SETTINGS: [Setting; 17] = [
     DELETE_CONFIRMATION,
     PROMPTS_DIR,
     AGGREGATE_MAX,
+    READ_ONLY,
+    TOOLSETS,
+    ENTITY_TYPES,
+    HTTP_ADDR,
+    HTTP_TOKEN,
+    HTTP_ALLOWED_HOSTS,
     LOG_LEVEL,
     LOG_JSON,
     LOG_FILE,
@@ -135,6 +162,9 @@ const ESPOCRM_MAX_PAGE: u64 = 200;
 
 /// The most records `aggregate` reads by default (250 pages of 200).
 const DEFAULT_AGGREGATE_MAX_RECORDS: u64 = 50_000;
+
+/// The shortest HTTP bearer token accepted.
+const MIN_TOKEN_LENGTH: usize = 16;
 
 /// The variables, besides the settings, that decide where the default config file is.
 const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
@@ -189,6 +219,40 @@ pub struct ServerConfig {
     pub prompts_dir: PathBuf,
     /// The most records `aggregate` reads; a larger filtered set is refused up front.
     pub aggregate_max_records: u32,
+    /// Serve only the read-only tools, and refuse calls to the others.
+    pub read_only: bool,
+    /// The tool families served; all five by default.
+    pub toolsets: BTreeSet<Toolset>,
+    /// The entity types tools may touch; `None` = every one the API user can use.
+    pub entity_types: Option<Vec<String>>,
+    /// Serve MCP over Streamable HTTP at this address instead of stdio.
+    pub http_addr: Option<SocketAddr>,
+    /// The bearer token every HTTP request must carry. Its `Debug` never shows it.
+    pub http_token: Option<BearerToken>,
+    /// `Host` names (and browser `Origin` hosts) the HTTP transport accepts besides the
+    /// loopback names, against DNS rebinding.
+    pub http_allowed_hosts: Vec<String>,
+}
+
+/// The HTTP transport's bearer token, in a type that never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token, for the constant-time comparison in `http.rs` only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
 }
 
 /// Who must agree before `delete` deletes (`SERVER_DELETE_CONFIRMATION`).
@@ -355,6 +419,9 @@ pub struct LoadOptions {
     /// `--demo`: EspoCRM's URL and API key are not required.
     pub demo: bool,
     pub env: Environment,
+    /// Command-line flags that set a setting, above the environment: (the setting's
+    /// environment variable, the flag as typed, its value).
+    pub flags: Vec<(&'static str, &'static str, String)>,
 }
 
 impl LoadOptions {
@@ -364,7 +431,17 @@ impl LoadOptions {
             config_path,
             demo,
             env: Environment::process(),
+            flags: Vec::new(),
         }
+    }
+
+    /// Adds a flag that sets the setting whose environment variable is `env`; a flag for no
+    /// known setting is ignored.
+    pub fn with_flag(mut self, env: &str, flag: &'static str, value: impl Into<String>) -> Self {
+        if let Some(setting) = SETTINGS.iter().find(|setting| setting.env == env) {
+            self.flags.push((setting.env, flag, value.into()));
+        }
+        self
     }
 }
 
@@ -426,6 +503,7 @@ impl Config {
             config_path,
             demo,
             env,
+            flags,
         } = options;
         let mut warnings = Vec::new();
 
@@ -443,10 +521,12 @@ impl Config {
             figment = figment.merge(file);
         }
         figment = figment.merge(EnvProvider(&env));
+        figment = figment.merge(FlagProvider(&flags));
 
         let mut reader = Reader {
             figment: &figment,
             file: config_file.as_deref(),
+            flags: &flags,
             problems: env
                 .not_unicode
                 .iter()
@@ -556,6 +636,28 @@ impl fmt::Display for Config {
             "aggregate ceiling:    {} records",
             self.server.aggregate_max_records
         )?;
+        let toolsets: Vec<&str> = self.server.toolsets.iter().map(|t| t.as_str()).collect();
+        writeln!(f, "read-only:            {}", self.server.read_only)?;
+        writeln!(f, "toolsets:             {}", toolsets.join(","))?;
+        writeln!(
+            f,
+            "entity types:         {}",
+            self.server
+                .entity_types
+                .as_ref()
+                .map_or_else(|| "all".to_owned(), |types| types.join(","))
+        )?;
+        writeln!(
+            f,
+            "HTTP address:         {}",
+            or_none(self.server.http_addr.map(|address| address.to_string()))
+        )?;
+        let token = if self.server.http_token.is_some() {
+            "set (hidden)"
+        } else {
+            "(none)"
+        };
+        writeln!(f, "HTTP token:           {token}")?;
         writeln!(f, "log level:            {}", self.logging.level)?;
         writeln!(f, "JSON logs:            {}", self.logging.json)?;
         write!(
@@ -591,7 +693,7 @@ impl Provider for Defaults {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let defaults: [(Setting, Value); 13] = [
+        let defaults: [(Setting, Value); 14] = [
             (TIMEOUT, 30u64.into()),
             (TLS_VERIFY, true.into()),
             (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
@@ -603,6 +705,7 @@ impl Provider for Defaults {
             (DELETE_CONFIRMATION, "agent".into()),
             (PROMPTS_DIR, ".espomcp/prompts".into()),
             (AGGREGATE_MAX, DEFAULT_AGGREGATE_MAX_RECORDS.into()),
+            (READ_ONLY, false.into()),
             (LOG_LEVEL, "info".into()),
             (LOG_JSON, false.into()),
         ];
@@ -678,6 +781,23 @@ impl Provider for EnvProvider<'_> {
         let values = SETTINGS.iter().filter_map(|setting| {
             let value = self.0.get(setting.env)?;
             Some((*setting, Value::from(value)))
+        });
+        Ok(Profile::Default.collect(nest(values)))
+    }
+}
+
+/// The command-line flags, as figment's top layer.
+struct FlagProvider<'a>(&'a [(&'static str, &'static str, String)]);
+
+impl Provider for FlagProvider<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command line")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let values = self.0.iter().filter_map(|(env, _, value)| {
+            let setting = SETTINGS.iter().find(|setting| setting.env == *env)?;
+            Some((*setting, Value::from(value.as_str())))
         });
         Ok(Profile::Default.collect(nest(values)))
     }
@@ -765,12 +885,14 @@ enum Origin {
     Defaults,
     File,
     Environment,
+    CommandLine,
 }
 
 /// Reads each setting from the merged layers and collects what is wrong with them.
 struct Reader<'a> {
     figment: &'a Figment,
     file: Option<&'a Path>,
+    flags: &'a [(&'static str, &'static str, String)],
     problems: Vec<Problem>,
 }
 
@@ -796,6 +918,16 @@ impl Reader<'_> {
         let delete_confirmation = self.delete_confirmation(DELETE_CONFIRMATION);
         let prompts_dir = self.path(PROMPTS_DIR);
         let aggregate_max = self.whole(AGGREGATE_MAX, 1..=1_000_000, Unit::Count);
+        let read_only = self.switch(READ_ONLY);
+        let toolsets = self.toolsets(TOOLSETS);
+        let entity_types = self.entity_types(ENTITY_TYPES);
+        let http_addr = self.socket_address(HTTP_ADDR);
+        let http_token = self.token(HTTP_TOKEN);
+        let http_allowed_hosts = self.hosts(HTTP_ALLOWED_HOSTS);
+        self.http_needs_token(
+            http_addr.flatten(),
+            http_token.as_ref().and_then(Option::as_ref),
+        );
         let level = self.level(LOG_LEVEL);
         let json = self.switch(LOG_JSON);
         let log_file = self.path(LOG_FILE);
@@ -825,6 +957,12 @@ impl Reader<'_> {
                 // The default keeps this set; an empty value from a layer counts as not set.
                 prompts_dir: prompts_dir?.unwrap_or_else(|| PathBuf::from(".espomcp/prompts")),
                 aggregate_max_records: u32::try_from(aggregate_max?).ok()?,
+                read_only: read_only?,
+                toolsets: toolsets?,
+                entity_types: entity_types?,
+                http_addr: http_addr?,
+                http_token: http_token?,
+                http_allowed_hosts: http_allowed_hosts?,
             },
             logging: LoggingConfig {
                 level: level?,
@@ -842,8 +980,15 @@ impl Reader<'_> {
         let origin = match self.figment.find_metadata(&path) {
             Some(metadata) if metadata.source.is_some() => Origin::File,
             Some(metadata) if metadata.name == "built-in defaults" => Origin::Defaults,
+            Some(metadata) if metadata.name == "command line" => Origin::CommandLine,
             _ => Origin::Environment,
         };
+        let flag = self
+            .flags
+            .iter()
+            .rev()
+            .find(|(env, _, _)| *env == setting.env)
+            .map(|(_, flag, _)| *flag);
         let label = match (origin, self.file) {
             (Origin::File, Some(file)) => {
                 format!(
@@ -853,7 +998,10 @@ impl Reader<'_> {
                     file.display()
                 )
             }
-            (Origin::Defaults | Origin::Environment | Origin::File, _) => setting.env.to_owned(),
+            (Origin::CommandLine, _) if flag.is_some() => flag.unwrap_or_default().to_owned(),
+            (Origin::Defaults | Origin::Environment | Origin::File | Origin::CommandLine, _) => {
+                setting.env.to_owned()
+            }
         };
         Some(Found { value, label })
     }
@@ -1042,6 +1190,181 @@ impl Reader<'_> {
         mode
     }
 
+    /// A list, comma-separated or a TOML array of strings; `Ok(None)` when unset or empty.
+    fn list(&mut self, setting: Setting, expected: &str) -> Option<Option<(Vec<String>, String)>> {
+        let Some(found) = self.find(setting) else {
+            return Some(None);
+        };
+        let items: Option<Vec<String>> = match &found.value {
+            Value::String(_, text) => Some(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            Value::Array(_, values) => values
+                .iter()
+                .map(|value| match value {
+                    Value::String(_, text) => Some(text.trim().to_owned()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match items {
+            Some(items) if items.is_empty() => Some(None),
+            Some(items) => Some(Some((items, found.label))),
+            None => {
+                let line = format!(
+                    "{} must be {expected}, comma-separated or a list (got {})",
+                    found.label,
+                    shown(&found.value)
+                );
+                self.problem(setting, line);
+                None
+            }
+        }
+    }
+
+    fn toolsets(&mut self, setting: Setting) -> Option<BTreeSet<Toolset>> {
+        let names: Vec<&str> = Toolset::ALL.iter().map(|t| t.as_str()).collect();
+        let Some((items, label)) = self.list(setting, "toolset names")? else {
+            return Some(Toolset::ALL.into_iter().collect());
+        };
+        let unknown: Vec<&String> = items
+            .iter()
+            .filter(|item| Toolset::parse(item).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            let line = format!(
+                "{label} names unknown toolsets {unknown:?}: the toolsets are {}",
+                names.join(", ")
+            );
+            self.problem(setting, line);
+            return None;
+        }
+        Some(
+            items
+                .iter()
+                .filter_map(|item| Toolset::parse(item))
+                .collect(),
+        )
+    }
+
+    /// Entity type names, checked for their form here; whether EspoCRM knows them is checked
+    /// against its metadata when espomcp starts.
+    fn entity_types(&mut self, setting: Setting) -> Option<Option<Vec<String>>> {
+        let Some((items, label)) = self.list(setting, "entity type names")? else {
+            return Some(None);
+        };
+        let malformed: Vec<&String> = items
+            .iter()
+            .filter(|item| {
+                !item.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    || !item.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .collect();
+        if !malformed.is_empty() {
+            let line = format!(
+                "{label} has {malformed:?}, which cannot be entity type names: list them as \
+                 EspoCRM names them, e.g. Account,Contact,Opportunity"
+            );
+            self.problem(setting, line);
+            return None;
+        }
+        Some(Some(items))
+    }
+
+    fn socket_address(&mut self, setting: Setting) -> Option<Option<SocketAddr>> {
+        let Some((text, label)) = self.text(setting, "an address in quotes")? else {
+            return Some(None);
+        };
+        let text = match text.strip_prefix("localhost:") {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => text,
+        };
+        match text.parse::<SocketAddr>() {
+            Ok(address) => Some(Some(address)),
+            Err(_) => {
+                let line = format!(
+                    "{label} {text:?} is not an address to listen on: write IP:PORT, \
+                     e.g. 127.0.0.1:8765"
+                );
+                self.problem(setting, line);
+                None
+            }
+        }
+    }
+
+    /// Never shows the value.
+    fn token(&mut self, setting: Setting) -> Option<Option<BearerToken>> {
+        let Some(found) = self.find(setting) else {
+            return Some(None);
+        };
+        let Value::String(_, token) = &found.value else {
+            let line = format!("{} must be text in quotes", found.label);
+            self.problem(setting, line);
+            return None;
+        };
+        let token = token.trim();
+        if token.is_empty() {
+            return Some(None);
+        }
+        if token.len() < MIN_TOKEN_LENGTH || !token.bytes().all(|byte| byte.is_ascii_graphic()) {
+            let line = format!(
+                "{} must be at least {MIN_TOKEN_LENGTH} visible ASCII characters without spaces: \
+                 generate one, e.g. with `openssl rand -hex 32`",
+                found.label
+            );
+            self.problem(setting, line);
+            return None;
+        }
+        Some(Some(BearerToken::new(token)))
+    }
+
+    fn hosts(&mut self, setting: Setting) -> Option<Vec<String>> {
+        let Some((items, label)) = self.list(setting, "host names")? else {
+            return Some(Vec::new());
+        };
+        let bad: Vec<&String> = items
+            .iter()
+            .filter(|item| {
+                item.contains("://")
+                    || !item
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+            })
+            .collect();
+        if !bad.is_empty() {
+            let line = format!(
+                "{label} has {bad:?}: list host names or IP addresses (optionally with :port), \
+                 without a scheme, e.g. mcp.example.com,10.0.0.5:8765"
+            );
+            self.problem(setting, line);
+            return None;
+        }
+        Some(items)
+    }
+
+    /// Anyone who can reach a non-loopback address could use the API key: refuse to serve
+    /// there without a token.
+    fn http_needs_token(&mut self, address: Option<SocketAddr>, token: Option<&BearerToken>) {
+        if let Some(address) = address
+            && !address.ip().is_loopback()
+            && token.is_none()
+        {
+            self.problem(
+                HTTP_TOKEN,
+                format!(
+                    "SERVER_HTTP_TOKEN is not set, and HTTP on {address} (not a loopback \
+                     address) would let anyone who reaches it use EspoCRM as the API user: set \
+                     SERVER_HTTP_TOKEN to a long random secret, or listen on 127.0.0.1"
+                ),
+            );
+        }
+    }
+
     fn level(&mut self, setting: Setting) -> Option<LogLevel> {
         let found = self.find(setting)?;
         let level = match &found.value {
@@ -1171,6 +1494,7 @@ mod tests {
             config_path: None,
             demo: false,
             env: env(pairs),
+            flags: Vec::new(),
         })
     }
 
@@ -1213,6 +1537,7 @@ mod tests {
             config_path: Some(file.to_owned()),
             demo: false,
             env: env(pairs),
+            flags: Vec::new(),
         })
     }
 
@@ -1682,6 +2007,7 @@ mod tests {
             config_path: None,
             demo: false,
             env: env(&required()),
+            flags: Vec::new(),
         };
         let shown = [
             format!("{:?}", loaded.config),
@@ -1716,6 +2042,7 @@ mod tests {
             config_path: None,
             demo: true,
             env: Environment::default(),
+            flags: Vec::new(),
         })
         .expect("valid in demo mode");
         assert!(loaded.config.demo);
@@ -1735,6 +2062,7 @@ mod tests {
             config_path: None,
             demo: true,
             env: env(&[("SERVER_MAX_LIMIT", "500")]),
+            flags: Vec::new(),
         })
         .expect_err("invalid");
         assert_eq!(
@@ -1773,5 +2101,148 @@ mod tests {
         .expect("valid");
         let gateway = off.config.gateway_config().expect("URL and key are set");
         assert_eq!(gateway.rate_limit, None);
+    }
+
+    #[test]
+    fn should_read_toolsets_read_only_and_entity_types() {
+        let defaults = load(&required()).expect("valid").config.server;
+        assert!(!defaults.read_only);
+        assert_eq!(defaults.toolsets, Toolset::ALL.into_iter().collect());
+        assert_eq!(defaults.entity_types, None);
+        assert_eq!(defaults.http_addr, None);
+
+        let mut pairs = required();
+        pairs.extend([
+            ("SERVER_READ_ONLY", "yes"),
+            ("SERVER_TOOLSETS", " read, Notes ,"),
+            ("SERVER_ENTITY_TYPES", "Account,Contact"),
+        ]);
+        let server = load(&pairs).expect("valid").config.server;
+        assert!(server.read_only);
+        assert_eq!(
+            server.toolsets,
+            [Toolset::Read, Toolset::Notes].into_iter().collect()
+        );
+        assert_eq!(
+            server.entity_types,
+            Some(vec!["Account".to_owned(), "Contact".to_owned()])
+        );
+
+        let file = config_file(
+            "[server]\ntoolsets = [\"kanban\", \"email\"]\nentity_types = [\"Lead\"]\n",
+            0o600,
+        );
+        let server = load_file(file.path(), &required())
+            .expect("valid")
+            .config
+            .server;
+        assert_eq!(
+            server.toolsets,
+            [Toolset::Kanban, Toolset::Email].into_iter().collect()
+        );
+        assert_eq!(server.entity_types, Some(vec!["Lead".to_owned()]));
+    }
+
+    #[test]
+    fn should_name_unknown_toolsets_and_malformed_entity_types() {
+        let problems = problems_with(&[
+            ("SERVER_TOOLSETS", "read,writes,mail"),
+            ("SERVER_ENTITY_TYPES", "Account,Con tact,../User"),
+        ]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("SERVER_TOOLSETS"), "{problems:?}");
+        assert!(problems[0].contains("\"writes\""), "{problems:?}");
+        assert!(problems[0].contains("\"mail\""), "{problems:?}");
+        assert!(
+            problems[0].contains("read, write, notes, kanban, email"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("SERVER_ENTITY_TYPES"),
+            "{problems:?}"
+        );
+        assert!(problems[1].contains("\"Con tact\""), "{problems:?}");
+        assert!(problems[1].contains("\"../User\""), "{problems:?}");
+        assert!(!problems[1].contains("\"Account\""), "{problems:?}");
+    }
+
+    #[test]
+    fn should_let_a_flag_override_the_environment_and_name_the_flag() {
+        let mut pairs = required();
+        pairs.push(("SERVER_TOOLSETS", "read"));
+        let options = |flag: &str| {
+            LoadOptions {
+                config_path: None,
+                demo: false,
+                env: env(&pairs),
+                flags: Vec::new(),
+            }
+            .with_flag("SERVER_TOOLSETS", "--toolsets", flag)
+        };
+        let server = Config::load(options("write")).expect("valid").config.server;
+        assert_eq!(server.toolsets, [Toolset::Write].into_iter().collect());
+        match Config::load(options("wrote")) {
+            Err(ConfigError::Invalid { problems }) => {
+                let line = problems[0].to_string();
+                assert!(
+                    line.starts_with("--toolsets names unknown toolsets"),
+                    "{line}"
+                );
+            }
+            other => panic!("expected a problem, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn should_require_a_token_for_http_off_loopback() {
+        let mut pairs = required();
+        pairs.push(("SERVER_HTTP_ADDR", "127.0.0.1:8765"));
+        let server = load(&pairs).expect("loopback needs no token").config.server;
+        assert_eq!(
+            server.http_addr,
+            Some("127.0.0.1:8765".parse().expect("addr"))
+        );
+        assert_eq!(server.http_token, None);
+
+        let problems = problems_with(&[("SERVER_HTTP_ADDR", "0.0.0.0:8765")]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("SERVER_HTTP_TOKEN is not set"),
+            "{problems:?}"
+        );
+        assert!(problems[0].contains("0.0.0.0:8765"), "{problems:?}");
+
+        let token = "a-long-random-http-token-0123456789";
+        let mut pairs = required();
+        pairs.extend([
+            ("SERVER_HTTP_ADDR", "0.0.0.0:8765"),
+            ("SERVER_HTTP_TOKEN", token),
+            (
+                "SERVER_HTTP_ALLOWED_HOSTS",
+                "mcp.example.com, 10.0.0.5:8765",
+            ),
+        ]);
+        let loaded = load(&pairs).expect("valid with a token");
+        assert_eq!(
+            loaded.config.server.http_token,
+            Some(BearerToken::new(token))
+        );
+        assert_eq!(
+            loaded.config.server.http_allowed_hosts,
+            ["mcp.example.com", "10.0.0.5:8765"]
+        );
+        let shown = format!("{:?} {}", loaded.config, loaded.config);
+        assert!(!shown.contains(token), "the token shows: {shown}");
+
+        let problems = problems_with(&[
+            ("SERVER_HTTP_ADDR", "crm.example.com:80"),
+            ("SERVER_HTTP_TOKEN", "short"),
+            ("SERVER_HTTP_ALLOWED_HOSTS", "https://mcp.example.com"),
+        ]);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("IP:PORT"), "{problems:?}");
+        assert!(problems[1].contains("at least 16"), "{problems:?}");
+        assert!(!problems[1].contains("short"), "{problems:?}");
+        assert!(problems[2].contains("without a scheme"), "{problems:?}");
     }
 }

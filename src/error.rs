@@ -65,11 +65,13 @@ pub enum ErrorCode {
     HumanConfirmationUnavailable,
     /// The person declined (or dismissed) the confirmation of a delete; nothing was deleted.
     DeleteDeclined,
+    /// The tool is switched off on this server (read-only mode or its toolset not served).
+    ToolDisabled,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::InvalidEntityType,
         Self::InvalidField,
         Self::InvalidOperator,
@@ -90,6 +92,7 @@ impl ErrorCode {
         Self::InvalidId,
         Self::HumanConfirmationUnavailable,
         Self::DeleteDeclined,
+        Self::ToolDisabled,
     ];
 
     /// The stable name, as sent to clients.
@@ -115,6 +118,7 @@ impl ErrorCode {
             Self::InvalidId => "INVALID_ID",
             Self::HumanConfirmationUnavailable => "HUMAN_CONFIRMATION_UNAVAILABLE",
             Self::DeleteDeclined => "DELETE_DECLINED",
+            Self::ToolDisabled => "TOOL_DISABLED",
         }
     }
 }
@@ -426,6 +430,22 @@ impl ToolError {
         )
     }
 
+    /// A call to a tool this server does not serve; `why` completes "… because …".
+    pub fn tool_disabled(tool: &str, why: &str, served: &[String]) -> Self {
+        let suggestion = if served.is_empty() {
+            "This server serves no tools in its current configuration".to_owned()
+        } else {
+            format!("Use only the tools tools/list shows: {}", served.join(", "))
+        };
+        Self::new(
+            ErrorCode::ToolDisabled,
+            format!("The tool {tool:?} is switched off on this server: {why}"),
+            suggestion,
+            false,
+        )
+        .with_details(json!({"tool": tool}))
+    }
+
     /// `problem` completes "The argument X ...", e.g. `must be between 1 and 200 (got 500)`.
     pub fn invalid_argument(argument: &str, problem: &str) -> Self {
         Self::new(
@@ -672,6 +692,7 @@ mod tests {
             "INVALID_ID",
             "HUMAN_CONFIRMATION_UNAVAILABLE",
             "DELETE_DECLINED",
+            "TOOL_DISABLED",
         ];
         for (code, name) in ErrorCode::ALL.into_iter().zip(expected) {
             assert_eq!(code.as_str(), name);
@@ -833,6 +854,17 @@ mod tests {
                 false,
                 "declined the delete",
                 "preview it again",
+            ),
+            (
+                ToolError::tool_disabled(
+                    "create",
+                    "the server runs read-only",
+                    &["search".to_owned()],
+                ),
+                ErrorCode::ToolDisabled,
+                false,
+                "\"create\" is switched off",
+                "tools/list shows: search",
             ),
         ];
         let covered: Vec<ErrorCode> = cases.iter().map(|case| case.1).collect();

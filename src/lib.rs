@@ -5,6 +5,10 @@
 //! - [`config`]: the settings, from built-in defaults, the TOML file and the environment, checked.
 //! - [`telemetry`]: logging to stderr (and a file), and the redaction of bodies logged at TRACE.
 //! - [`error`]: [`error::ToolError`] and the stable error codes tool calls fail with.
+//! - [`toolsets`]: which tools are served (toolsets, read-only mode) and which entity types
+//!   tools may touch.
+//! - [`http`]: the Streamable HTTP transport (`serve --http`), with its bearer token and
+//!   Origin/Host checks.
 //!
 //! The in-memory EspoCRM used by the tests, the benchmarks and the demo is the
 //! `espocrm-sandbox` crate (sandbox/).
@@ -18,9 +22,11 @@ pub mod completions;
 pub mod config;
 pub mod error;
 pub mod espo;
+pub mod http;
 pub mod resources;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;
 pub mod tools;
+pub mod toolsets;
 pub mod validate;

@@ -13,6 +13,7 @@ use crate::config::{Config, DeleteConfirmation};
 use crate::server::EspoMcp;
 use crate::tools::ToolContext;
 use crate::tools::human::{ConfirmationKeyError, HumanConfirmation};
+use crate::toolsets::{EntityFilter, ToolFilter};
 
 /// Why espomcp could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,11 @@ pub enum StartError {
     Spawn(#[from] SpawnError),
     #[error("the key for human delete confirmations could not be made: {0}")]
     ConfirmationKey(#[from] ConfirmationKeyError),
+    #[error(
+        "SERVER_ENTITY_TYPES (or --entities) names entity types EspoCRM does not have: {unknown}. \
+         The record types are: {known}"
+    )]
+    UnknownEntityTypes { unknown: String, known: String },
 }
 
 /// A running espomcp: the server and the actors (and the demo sandbox) it needs.
@@ -91,6 +97,14 @@ impl Runtime {
             email_from: config.espocrm.email_from.clone(),
             aggregate_max_records: config.server.aggregate_max_records,
             human_confirmation,
+            tools: ToolFilter {
+                read_only: config.server.read_only,
+                toolsets: config.server.toolsets.clone(),
+            },
+            entities: match &config.server.entity_types {
+                Some(names) => EntityFilter::only(names.iter().cloned()),
+                None => EntityFilter::all(),
+            },
         };
         Ok(Runtime {
             server: EspoMcp::new(ctx, prompts.clone()),
@@ -99,6 +113,41 @@ impl Runtime {
             metadata,
             deletes,
             sandbox,
+        })
+    }
+
+    /// Checks `SERVER_ENTITY_TYPES` against EspoCRM's metadata, so a misspelt type stops
+    /// espomcp at start rather than hiding that type in silence. Only when the setting is
+    /// given (it is the one time espomcp asks EspoCRM before the first tool call). If EspoCRM
+    /// cannot be reached now, the check is skipped with a warning: the unknown names then
+    /// simply match nothing.
+    pub async fn check_entity_types(&self) -> Result<(), StartError> {
+        let filter = &self.server.ctx.entities;
+        let Some(names) = filter.names() else {
+            return Ok(());
+        };
+        let schema = match self.metadata.schema().await {
+            Ok(schema) => schema,
+            Err(e) => {
+                tracing::warn!(
+                    "could not check SERVER_ENTITY_TYPES against EspoCRM now: {}",
+                    crate::error::ToolError::from(e).message
+                );
+                return Ok(());
+            }
+        };
+        let unknown = filter.unknown_in(&schema);
+        if unknown.is_empty() {
+            tracing::info!(
+                "tools may touch only these entity types: {}",
+                names.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+            return Ok(());
+        }
+        let known: Vec<&str> = schema.record_entities().map(|e| e.name.as_str()).collect();
+        Err(StartError::UnknownEntityTypes {
+            unknown: unknown.join(", "),
+            known: known.join(", "),
         })
     }
 

@@ -74,13 +74,50 @@ impl EspoMcp {
         }
     }
 
-    /// Every tool, in the router's order (for `espomcp tools`).
+    /// The tools this server serves, in the router's order (for `tools/list` and `espomcp
+    /// tools`): those `SERVER_READ_ONLY` and `SERVER_TOOLSETS` leave out are not listed.
     pub fn tools(&self) -> Vec<Tool> {
         let mut tools = self.tool_router.list_all();
+        tools.retain(|tool| self.ctx.tools.check(tool).is_ok());
         tools.sort_by(|a, b| {
             crate::tools::tool_order(&a.name).cmp(&crate::tools::tool_order(&b.name))
         });
         tools
+    }
+}
+
+impl EspoMcp {
+    /// The same server for another caller (delete previews are bound to the caller): the HTTP
+    /// transport serves all its clients as one.
+    pub fn for_caller(&self, caller: &str) -> EspoMcp {
+        let mut ctx = (*self.ctx).clone();
+        ctx.caller = caller.to_owned();
+        EspoMcp {
+            ctx: Arc::new(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// A call to a tool this server does not serve, refused with `TOOL_DISABLED` as a tool
+    /// result (not "tool not found"): the agent reads why, and which tools it may use instead.
+    fn refuse_hidden(&self, name: &str) -> Option<Result<CallToolResponse, ErrorData>> {
+        let tool = self.tool_router.get(name)?;
+        let why = match self.ctx.tools.check(tool).err()? {
+            crate::toolsets::Hidden::ReadOnly => {
+                "the server runs read-only (SERVER_READ_ONLY / --read-only)".to_owned()
+            }
+            crate::toolsets::Hidden::Toolset(toolset) => format!(
+                "its toolset `{toolset}` is not served (SERVER_TOOLSETS / --toolsets is {})",
+                self.ctx.tools.toolset_names()
+            ),
+        };
+        tracing::info!(tool = name, "refused a call to a disabled tool");
+        let served: Vec<String> = self.tools().iter().map(|t| t.name.to_string()).collect();
+        Some(
+            rmcp::handler::server::tool::IntoCallToolResult::into_call_tool_result(
+                crate::error::ToolError::tool_disabled(name, &why, &served),
+            ),
+        )
     }
 }
 
@@ -111,6 +148,9 @@ impl ServerHandler for EspoMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(refused) = self.refuse_hidden(&request.name) {
+            return refused;
+        }
         let cancelled = context.ct.clone();
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {

@@ -676,6 +676,7 @@ mod tests {
             config_path: None,
             demo: false,
             env,
+            flags: Vec::new(),
         };
         let loaded = Config::load(options.clone()).expect("valid");
         let config = loaded.config;

@@ -18,6 +18,10 @@
 //!   stdin closed, malformed input on stdin.
 //! - `resources`: `espocrm://` resources and completions on both eras, checked against the data.
 //! - `structured`: every tool's outputSchema, and each answer valid against it (jsonschema).
+//! - `toolsets`: read-only mode, toolsets and the entity-type allow-list: tools/list, the
+//!   refusal of hidden tools, INVALID_ENTITY_TYPE on every path, the flags.
+//! - `http`: the Streamable HTTP transport: the bearer token, Host/Origin checks, both eras,
+//!   graceful shutdown.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
 
 #[path = "mcp/cli.rs"]
@@ -28,6 +32,8 @@ mod common;
 mod eras;
 #[path = "mcp/errors.rs"]
 mod errors;
+#[path = "mcp/http.rs"]
+mod http;
 #[path = "mcp/human_delete.rs"]
 mod human_delete;
 #[path = "mcp/limits.rs"]
@@ -48,5 +54,7 @@ mod reliability;
 mod resources;
 #[path = "mcp/structured.rs"]
 mod structured;
+#[path = "mcp/toolsets.rs"]
+mod toolsets;
 #[path = "mcp/write_tools.rs"]
 mod write_tools;

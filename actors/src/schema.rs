@@ -30,6 +30,10 @@ pub struct Schema {
     pub user: CurrentUser,
     /// `recordListMaxSizeLimit`: the largest page EspoCRM serves (200 by default).
     pub record_list_max_size: Option<u64>,
+    /// The entity types left out by [`Schema::restricted_to`]: they exist in EspoCRM but this
+    /// deployment does not let tools touch them.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    excluded: BTreeSet<String>,
 }
 
 /// The API user the key belongs to.
@@ -325,7 +329,70 @@ impl Schema {
                 .get("settings")
                 .and_then(|settings| settings.get("recordListMaxSizeLimit"))
                 .and_then(Value::as_u64),
+            excluded: BTreeSet::new(),
         })
+    }
+
+    /// The schema without the entity types `allowed` refuses: they are left out of every
+    /// lookup and list and remembered as excluded. Parent links list only allowed types (an
+    /// open list becomes the allowed record types; a parent link left with none goes, with its
+    /// field). Other links to an excluded type stay (EspoCRM has them); following one fails on
+    /// the excluded type.
+    pub fn restricted_to(&self, allowed: impl Fn(&str) -> bool) -> Schema {
+        let (kept, excluded): (Vec<&EntityType>, Vec<&EntityType>) = self
+            .entities
+            .values()
+            .partition(|entity| allowed(&entity.name));
+        let kept_records: Vec<String> = kept
+            .iter()
+            .filter(|entity| entity.is_record)
+            .map(|entity| entity.name.clone())
+            .collect();
+        let entities = kept
+            .into_iter()
+            .map(|entity| {
+                let mut entity = entity.clone();
+                let mut unusable = Vec::new();
+                for link in entity.links.values_mut() {
+                    if link.link_type != LinkType::BelongsToParent {
+                        continue;
+                    }
+                    if link.entity_list.is_empty() {
+                        // Any type before; now any allowed one.
+                        link.entity_list = kept_records.clone();
+                    } else {
+                        link.entity_list.retain(|name| allowed(name));
+                    }
+                    if link.entity_list.is_empty() {
+                        unusable.push(link.name.clone());
+                    }
+                }
+                // An empty list would read as "any type": a parent link none of whose types
+                // is allowed goes, with its field.
+                for name in unusable {
+                    entity.links.remove(&name);
+                    entity.fields.remove(&name);
+                }
+                (entity.name.clone(), entity)
+            })
+            .collect();
+        Schema {
+            entities,
+            user: self.user.clone(),
+            record_list_max_size: self.record_list_max_size,
+            excluded: excluded
+                .into_iter()
+                .map(|entity| entity.name.clone())
+                .chain(self.excluded.iter().cloned())
+                .collect(),
+        }
+    }
+
+    /// Whether `name` (any case) is an entity type [`Schema::restricted_to`] left out.
+    pub fn is_excluded(&self, name: &str) -> bool {
+        self.excluded
+            .iter()
+            .any(|excluded| excluded.eq_ignore_ascii_case(name))
     }
 
     /// The entity type spelled exactly so.

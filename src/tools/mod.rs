@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::error::ToolError;
 use crate::telemetry::Redacted;
+use crate::toolsets::{EntityFilter, ToolFilter};
 
 /// What every tool may use. Cheap to clone (handles only).
 #[derive(Debug, Clone)]
@@ -43,12 +44,18 @@ pub struct ToolContext {
     /// `SERVER_DELETE_CONFIRMATION=human`: a confirmed delete also asks the person (see
     /// `human.rs`). `None` in agent mode.
     pub human_confirmation: Option<human::HumanConfirmation>,
+    /// `SERVER_READ_ONLY` and `SERVER_TOOLSETS`: which tools are served.
+    pub tools: ToolFilter,
+    /// `SERVER_ENTITY_TYPES`: which entity types tools may touch, applied to [`Self::schema`].
+    pub entities: EntityFilter,
 }
 
 impl ToolContext {
-    /// The parsed schema (from the metadata actor's cache).
+    /// The parsed schema (from the metadata actor's cache), as tools may see it: without the
+    /// entity types `SERVER_ENTITY_TYPES` leaves out. Every tool reads the schema through here,
+    /// so the restriction holds on every path.
     pub async fn schema(&self) -> Result<Arc<Schema>, ToolError> {
-        Ok(self.metadata.schema().await?)
+        Ok(self.entities.apply(self.metadata.schema().await?))
     }
 
     /// Sends one request through the gateway and returns the JSON body. At TRACE, the request

@@ -808,6 +808,14 @@ impl EspoMcp {
                     .map(|t| names::entity_type(&schema, t).map(|e| e.name.clone()))
                     .collect::<Result<_, _>>()?,
             ),
+            // With SERVER_ENTITY_TYPES, only hits of the allowed types.
+            _ if self.ctx.entities.is_restricted() => Some(
+                schema
+                    .record_entities()
+                    .filter(|e| e.allows(Action::Read))
+                    .map(|e| e.name.clone())
+                    .collect(),
+            ),
             _ => None,
         };
         // Without a filter, one page of `limit` hits; with one, pages of the largest size

@@ -354,7 +354,13 @@ impl EspoMcp {
                 .filter(|f| !f.disabled && !entity.unreadable_fields.contains(&f.name))
                 .map(field_info)
                 .collect(),
-            links: entity.links.values().map(link_info).collect(),
+            // Links to entity types this server leaves out (SERVER_ENTITY_TYPES) are not shown.
+            links: entity
+                .links
+                .values()
+                .filter(|l| l.entity.as_deref().is_none_or(|e| !schema.is_excluded(e)))
+                .map(link_info)
+                .collect(),
         }))
     }
 

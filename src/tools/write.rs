@@ -806,6 +806,10 @@ impl EspoMcp {
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
         let id = names::id(&args.id)?;
         let link = names::link(entity, &args.link)?;
+        if let Some(foreign) = link.entity.as_deref().filter(|f| schema.is_excluded(f)) {
+            // The linked type is left out by SERVER_ENTITY_TYPES: refused as that type.
+            names::entity_type(&schema, foreign)?;
+        }
         let foreign_ids: Vec<String> = match (&args.foreign_id, &args.foreign_ids) {
             (Some(one), None) => vec![names::id(one)?.to_owned()],
             (None, Some(many)) if !many.is_empty() => many

@@ -45,6 +45,8 @@ pub enum Inaccessible {
     SystemType,
     /// The API user's role does not allow this action on any record of the type.
     NoAccess(&'static str),
+    /// This deployment does not let tools touch the type (`SERVER_ENTITY_TYPES`).
+    Excluded,
 }
 
 /// A refused input. `#[non_exhaustive]`: new checks add variants.
@@ -300,6 +302,10 @@ fn inaccessible_message(entity_type: &str, reason: Inaccessible) -> String {
         Inaccessible::NoAccess(action) => {
             format!("the API user may not {action} `{entity_type}` records")
         }
+        Inaccessible::Excluded => format!(
+            "`{entity_type}` is not among the entity types this server is configured to use \
+             (SERVER_ENTITY_TYPES / --entities)"
+        ),
     }
 }
 

@@ -67,6 +67,13 @@ pub fn entity_type_for<'a>(
         });
     }
     let Some(entity) = schema.entity_ignoring_case(name) else {
+        if schema.is_excluded(name) {
+            return Err(ValidationError::EntityTypeNotAccessible {
+                entity_type: name.to_owned(),
+                reason: Inaccessible::Excluded,
+                available: usable(),
+            });
+        }
         let available = usable();
         return Err(ValidationError::UnknownEntityType {
             given: excerpt(name),

@@ -34,7 +34,7 @@ pub const TOOLS: [&str; 5] = [
 
 /// Every variable the binary reads (and those that locate its config file). They are removed
 /// from the child's environment so the developer's own settings never leak into a test.
-const CONFIG_VARIABLES: [&str; 20] = [
+const CONFIG_VARIABLES: [&str; 26] = [
     "ESPOCRM_URL",
     "ESPOCRM_API_KEY",
     "ESPOCRM_TIMEOUT_SECS",
@@ -49,6 +49,12 @@ const CONFIG_VARIABLES: [&str; 20] = [
     "SERVER_DELETE_CONFIRMATION",
     "SERVER_PROMPTS_DIR",
     "SERVER_AGGREGATE_MAX_RECORDS",
+    "SERVER_READ_ONLY",
+    "SERVER_TOOLSETS",
+    "SERVER_ENTITY_TYPES",
+    "SERVER_HTTP_ADDR",
+    "SERVER_HTTP_TOKEN",
+    "SERVER_HTTP_ALLOWED_HOSTS",
     "LOGGING_LEVEL",
     "LOGGING_JSON",
     "LOGGING_FILE",
