@@ -327,3 +327,34 @@ async fn sigterm_lets_the_call_in_flight_finish() {
         .await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+/// The same checks as over stdio, through rmcp's HTTP client on both eras, against a sandbox
+/// the test can read: every tool's structuredContent valid against its outputSchema,
+/// resources/read of each template, bad URIs, and completions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structured_output_resources_and_completions_over_http() {
+    let sandbox = sandbox().await;
+    let mut server = HttpServer::start(
+        &[],
+        &[
+            ("ESPOCRM_URL", sandbox.url.as_str()),
+            ("ESPOCRM_API_KEY", sandbox.agent_api_key.as_str()),
+            ("SERVER_HTTP_TOKEN", TOKEN),
+        ],
+    )
+    .await;
+    for era in [Era::Legacy, Era::Modern] {
+        let client = server.client(era, TOKEN).await;
+        crate::structured::every_tool_answers_valid_structured_content(&client, &sandbox).await;
+        crate::resources::lists_and_reads_every_resource(&client, &sandbox).await;
+        crate::resources::refuses_bad_resource_uris(&client, &sandbox, era).await;
+        crate::resources::completes_templates_and_prompt_arguments(&client, &sandbox).await;
+        let _ = client.cancel().await;
+    }
+    assert_eq!(
+        server.terminate().await.code(),
+        Some(0),
+        "{}",
+        server.stderr()
+    );
+}

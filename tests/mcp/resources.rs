@@ -8,12 +8,27 @@ use rmcp::ServiceError;
 use rmcp::model::{CompletionContext, ErrorCode, ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
 
-use crate::common::{Direct, Era, Server, record_url, sandbox};
+use espocrm_sandbox::Sandbox;
+use rmcp::model::CallToolRequestParams;
+
+use crate::common::{Client, Direct, Era, Server, record_url, sandbox};
+
+/// Calls a tool that must succeed; returns its structured content.
+async fn tool(client: &Client, name: &str, arguments: Value) -> Value {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments must be an object");
+    };
+    let result = client
+        .call_tool(CallToolRequestParams::new(name.to_owned()).with_arguments(arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_ne!(result.is_error, Some(true), "{name}: {result:?}");
+    result.structured_content.expect("structured content")
+}
 
 /// Reads a resource that must exist; returns its JSON and checks its URI and MIME type.
-async fn read_json(server: &Server, uri: &str) -> Value {
-    let result = server
-        .client
+async fn read_json(client: &Client, uri: &str) -> Value {
+    let result = client
         .read_resource(ReadResourceRequestParams::new(uri))
         .await
         .unwrap_or_else(|e| panic!("resources/read {uri}: {e}"));
@@ -34,9 +49,8 @@ async fn read_json(server: &Server, uri: &str) -> Value {
 }
 
 /// Reads a resource that must fail; returns the JSON-RPC error code and the tool error's code.
-async fn read_error(server: &Server, uri: &str) -> (ErrorCode, String) {
-    match server
-        .client
+async fn read_error(client: &Client, uri: &str) -> (ErrorCode, String) {
+    match client
         .read_resource(ReadResourceRequestParams::new(uri))
         .await
     {
@@ -53,11 +67,10 @@ async fn read_error(server: &Server, uri: &str) -> (ErrorCode, String) {
     }
 }
 
-async fn lists_and_reads_every_resource(era: Era) {
-    let sandbox = sandbox().await;
-    let direct = Direct::new(&sandbox);
-    let server = Server::start(&sandbox, era).await;
-    let info = server.client.peer_info().expect("server info");
+/// Lists and reads every kind of resource, checked against the sandbox's data.
+pub async fn lists_and_reads_every_resource(client: &Client, sandbox: &Sandbox) {
+    let direct = Direct::new(sandbox);
+    let info = client.peer_info().expect("server info");
     assert!(
         info.capabilities.resources.is_some(),
         "resources capability"
@@ -67,11 +80,10 @@ async fn lists_and_reads_every_resource(era: Era) {
         "completions capability"
     );
 
-    let resources = server.client.list_all_resources().await.expect("list");
+    let resources = client.list_all_resources().await.expect("list");
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
     assert_eq!(uris, ["espocrm://entity-types"]);
-    let templates = server
-        .client
+    let templates = client
         .list_all_resource_templates()
         .await
         .expect("templates");
@@ -86,8 +98,8 @@ async fn lists_and_reads_every_resource(era: Era) {
     );
 
     // The entity types: the same as the tool's answer.
-    let listed = read_json(&server, "espocrm://entity-types").await;
-    let from_tool = server.ok("list_entity_types", json!({})).await;
+    let listed = read_json(client, "espocrm://entity-types").await;
+    let from_tool = tool(client, "list_entity_types", json!({})).await;
     assert_eq!(listed, from_tool);
     let names: Vec<&str> = listed["entityTypes"]
         .as_array()
@@ -102,22 +114,18 @@ async fn lists_and_reads_every_resource(era: Era) {
 
     // A record: every attribute EspoCRM answers, plus its link.
     let uri = format!("espocrm://Account/{FLAGSHIP_ID}");
-    let record = read_json(&server, &uri).await;
+    let record = read_json(client, &uri).await;
     let upstream = direct.get(&format!("Account/{FLAGSHIP_ID}"), &[]).await;
     for (key, value) in upstream.as_object().unwrap() {
         assert_eq!(&record[key], value, "{key}");
     }
     assert_eq!(record["name"], "Apex Health Co.");
-    assert_eq!(record["url"], record_url(&sandbox, "Account", FLAGSHIP_ID));
+    assert_eq!(record["url"], record_url(sandbox, "Account", FLAGSHIP_ID));
 
     // Related records: the first page of the link, with the total of all.
     let contacts = direct.all_related("Account", FLAGSHIP_ID, "contacts").await;
     assert!(!contacts.is_empty(), "the flagship account has contacts");
-    let page = read_json(
-        &server,
-        &format!("espocrm://Account/{FLAGSHIP_ID}/contacts"),
-    )
-    .await;
+    let page = read_json(client, &format!("espocrm://Account/{FLAGSHIP_ID}/contacts")).await;
     assert_eq!(page["total"].as_u64(), Some(contacts.len() as u64));
     let expected: BTreeSet<&str> = contacts.iter().filter_map(|c| c["id"].as_str()).collect();
     let got: BTreeSet<&str> = page["list"]
@@ -129,10 +137,8 @@ async fn lists_and_reads_every_resource(era: Era) {
     assert_eq!(got, expected);
 
     // A schema: the same as get_schema.
-    let schema = read_json(&server, "espocrm://schema/Opportunity").await;
-    let from_tool = server
-        .ok("get_schema", json!({"entityType": "Opportunity"}))
-        .await;
+    let schema = read_json(client, "espocrm://schema/Opportunity").await;
+    let from_tool = tool(client, "get_schema", json!({"entityType": "Opportunity"})).await;
     assert_eq!(schema, from_tool);
     assert!(
         schema["fields"]
@@ -143,13 +149,10 @@ async fn lists_and_reads_every_resource(era: Era) {
     );
 }
 
-async fn refuses_bad_resource_uris(era: Era) {
-    let sandbox = sandbox().await;
-    let server = Server::start(&sandbox, era).await;
+/// Refuses URIs that are malformed or name nothing, sending nothing to EspoCRM for them.
+pub async fn refuses_bad_resource_uris(client: &Client, sandbox: &Sandbox, era: Era) {
     // Warm the schema, so the count below only sees requests the bad URIs cause.
-    server
-        .ok("get_schema", json!({"entityType": "Account"}))
-        .await;
+    tool(client, "get_schema", json!({"entityType": "Account"})).await;
     let before = sandbox.stats().requests_total;
     // 2026-07-28 answers "not found" as invalid params (rmcp maps it); older revisions -32002.
     let not_found = match era {
@@ -189,7 +192,7 @@ async fn refuses_bad_resource_uris(era: Era) {
         ),
     ] {
         assert_eq!(
-            read_error(&server, uri).await,
+            read_error(client, uri).await,
             (rpc, code.to_owned()),
             "{uri}"
         );
@@ -201,17 +204,25 @@ async fn refuses_bad_resource_uris(era: Era) {
     );
     // An id that looks right but does not exist: EspoCRM is asked, and says 404.
     assert_eq!(
-        read_error(&server, "espocrm://Account/000000000000000ff").await,
+        read_error(client, "espocrm://Account/000000000000000ff").await,
         (not_found, "RECORD_NOT_FOUND".to_owned())
     );
-    server.assert_still_serving().await;
+    let page = tool(
+        client,
+        "search",
+        json!({"entityType": "Account", "limit": 1}),
+    )
+    .await;
+    assert_eq!(
+        page["list"].as_array().map(Vec::len),
+        Some(1),
+        "still serving"
+    );
 }
 
-async fn completes_templates_and_prompt_arguments(era: Era) {
-    let sandbox = sandbox().await;
-    let direct = Direct::new(&sandbox);
-    let server = Server::start(&sandbox, era).await;
-    let client = &server.client;
+/// Completes template variables and prompt arguments, checked against the sandbox's data.
+pub async fn completes_templates_and_prompt_arguments(client: &Client, sandbox: &Sandbox) {
+    let direct = Direct::new(sandbox);
 
     // Entity types by prefix, ignoring case.
     let values = client
@@ -219,7 +230,7 @@ async fn completes_templates_and_prompt_arguments(era: Era) {
         .await
         .expect("complete");
     assert_eq!(values.first().map(String::as_str), Some("Opportunity"));
-    let readable = server.ok("list_entity_types", json!({})).await;
+    let readable = tool(client, "list_entity_types", json!({})).await;
     let all: BTreeSet<String> = readable["entityTypes"]
         .as_array()
         .unwrap()
@@ -314,30 +325,42 @@ async fn completes_templates_and_prompt_arguments(era: Era) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_on_2025_11_25() {
-    lists_and_reads_every_resource(Era::Legacy).await;
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Legacy).await;
+    lists_and_reads_every_resource(&server.client, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_on_2026_07_28() {
-    lists_and_reads_every_resource(Era::Modern).await;
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Modern).await;
+    lists_and_reads_every_resource(&server.client, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_resource_uris_on_2025_11_25() {
-    refuses_bad_resource_uris(Era::Legacy).await;
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Legacy).await;
+    refuses_bad_resource_uris(&server.client, &sandbox, Era::Legacy).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_resource_uris_on_2026_07_28() {
-    refuses_bad_resource_uris(Era::Modern).await;
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Modern).await;
+    refuses_bad_resource_uris(&server.client, &sandbox, Era::Modern).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_on_2025_11_25() {
-    completes_templates_and_prompt_arguments(Era::Legacy).await;
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Legacy).await;
+    completes_templates_and_prompt_arguments(&server.client, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_on_2026_07_28() {
-    completes_templates_and_prompt_arguments(Era::Modern).await;
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Modern).await;
+    completes_templates_and_prompt_arguments(&server.client, &sandbox).await;
 }
