@@ -20,6 +20,7 @@
 //! | SERVER_DELETE_CONFIRMATION_TTL_SECS   | `[server] delete_confirmation_ttl_secs`   | 300 (1–86400)      |
 //! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | .espomcp/prompts   |
 //! | SERVER_AGGREGATE_MAX_RECORDS          | `[server] aggregate_max_records`          | 50000 (1–1000000)  |
+//! | SERVER_AUDIT_LOG                      | `[server] audit_log`                      | none (no audit)    |
 //! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
 //! | LOGGING_JSON                          | `[logging] json`                          | false              |
 //! | LOGGING_FILE                          | `[logging] file`                          | none (stderr only) |
@@ -99,12 +100,13 @@ const AGGREGATE_MAX: Setting = Setting::new(
     "server",
     "aggregate_max_records",
 );
+const AUDIT_LOG: Setting = Setting::new("SERVER_AUDIT_LOG", "server", "audit_log");
 const LOG_LEVEL: Setting = Setting::new("LOGGING_LEVEL", "logging", "level");
 const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 16] = [
+pub const SETTINGS: [Setting; 17] = [
     URL,
     API_KEY,
     TIMEOUT,
@@ -118,6 +120,7 @@ pub const SETTINGS: [Setting; 16] = [
     DELETE_TTL,
     PROMPTS_DIR,
     AGGREGATE_MAX,
+    AUDIT_LOG,
     LOG_LEVEL,
     LOG_JSON,
     LOG_FILE,
@@ -179,6 +182,8 @@ pub struct ServerConfig {
     pub prompts_dir: PathBuf,
     /// The most records `aggregate` reads; a larger filtered set is refused up front.
     pub aggregate_max_records: u32,
+    /// The file write tool calls are recorded in (one JSON line each); `None`: no audit.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Where logs go and how much of them.
@@ -507,6 +512,16 @@ impl fmt::Display for Config {
             "aggregate ceiling:    {} records",
             self.server.aggregate_max_records
         )?;
+        writeln!(
+            f,
+            "audit log:            {}",
+            or_none(
+                self.server
+                    .audit_log
+                    .as_ref()
+                    .map(|path| path.display().to_string())
+            )
+        )?;
         writeln!(f, "log level:            {}", self.logging.level)?;
         writeln!(f, "JSON logs:            {}", self.logging.json)?;
         write!(
@@ -745,6 +760,7 @@ impl Reader<'_> {
         let delete_ttl = self.whole(DELETE_TTL, 1..=86_400, Unit::Seconds);
         let prompts_dir = self.path(PROMPTS_DIR);
         let aggregate_max = self.whole(AGGREGATE_MAX, 1..=1_000_000, Unit::Count);
+        let audit_log = self.path(AUDIT_LOG);
         let level = self.level(LOG_LEVEL);
         let json = self.switch(LOG_JSON);
         let log_file = self.path(LOG_FILE);
@@ -773,6 +789,7 @@ impl Reader<'_> {
                 // The default keeps this set; an empty value from a layer counts as not set.
                 prompts_dir: prompts_dir?.unwrap_or_else(|| PathBuf::from(".espomcp/prompts")),
                 aggregate_max_records: u32::try_from(aggregate_max?).ok()?,
+                audit_log: audit_log?,
             },
             logging: LoggingConfig {
                 level: level?,

@@ -37,6 +37,8 @@ pub struct Runtime {
     pub prompts: PromptStore,
     /// The in-process EspoCRM of demo mode; kept alive as long as the runtime.
     pub sandbox: Option<Sandbox>,
+    /// The audit log's writer thread; [`Runtime::stop`] drops it last, which flushes the file.
+    pub audit_guard: crate::audit::AuditGuard,
 }
 
 /// The site URL for links into EspoCRM's web UI: the configured URL without `/api/v1`.
@@ -72,6 +74,7 @@ impl Runtime {
         let (deletes, _) =
             DeleteConfirmations::spawn(config.server.delete_confirmation_ttl).await?;
         let (prompts, _) = PromptStore::spawn(config.server.prompts_dir.clone()).await?;
+        let (audit, audit_guard) = crate::audit::AuditLog::open(config.server.audit_log.as_deref());
         let ctx = ToolContext {
             gateway: gateway.clone(),
             metadata: metadata.clone(),
@@ -81,6 +84,7 @@ impl Runtime {
             caller: "stdio".into(),
             email_from: config.espocrm.email_from.clone(),
             aggregate_max_records: config.server.aggregate_max_records,
+            audit,
         };
         Ok(Runtime {
             server: EspoMcp::new(ctx, prompts.clone()),
@@ -89,6 +93,7 @@ impl Runtime {
             metadata,
             deletes,
             sandbox,
+            audit_guard,
         })
     }
 
@@ -101,6 +106,8 @@ impl Runtime {
         if let Some(sandbox) = self.sandbox {
             sandbox.stop().await;
         }
+        // The server (and every clone of the audit writer) is gone: write out the last lines.
+        drop(self.audit_guard);
     }
 }
 

@@ -39,6 +39,8 @@ pub struct ToolContext {
     pub email_from: Option<String>,
     /// `SERVER_AGGREGATE_MAX_RECORDS`: the most records `aggregate` reads.
     pub aggregate_max_records: u32,
+    /// `SERVER_AUDIT_LOG`: where write tool calls are recorded (off when not set).
+    pub audit: crate::audit::AuditLog,
 }
 
 impl ToolContext {
@@ -55,7 +57,15 @@ impl ToolContext {
             tracing::trace!(request = %described, body = %Redacted(body), "to EspoCRM");
         }
         let read = request.method.is_idempotent_read();
-        let response = self.gateway.send(request).await.map_err(|e| {
+        let response = self.gateway.send(request).await;
+        crate::audit::note_upstream_status(
+            read,
+            match &response {
+                Ok(answer) => Some(answer.status),
+                Err(e) => e.status(),
+            },
+        );
+        let response = response.map_err(|e| {
             let error = ToolError::from(e);
             if read || !error.retryable || error.code == crate::error::ErrorCode::RateLimited {
                 return error;
