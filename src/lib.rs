@@ -5,6 +5,8 @@
 //! - [`config`]: the settings, from built-in defaults, the TOML file and the environment, checked.
 //! - [`telemetry`]: logging to stderr (and a file), and the redaction of bodies logged at TRACE.
 //! - [`error`]: [`error::ToolError`] and the stable error codes tool calls fail with.
+//! - [`audit`]: the audit log of write tool calls (`SERVER_AUDIT_LOG`).
+//! - [`seed`]: `espomcp seed`, which prepares a real EspoCRM for trying espomcp.
 //!
 //! The in-memory EspoCRM used by the tests, the benchmarks and the demo is the
 //! `espocrm-sandbox` crate (sandbox/).
@@ -13,11 +15,13 @@
 // once per failed call, never in a loop, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod espo;
 pub mod runtime;
+pub mod seed;
 pub mod server;
 pub mod telemetry;
 pub mod tools;

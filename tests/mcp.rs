@@ -15,17 +15,29 @@
 //! - `reliability`: 500s and drops under load, the upstream restarting, 1,000 mixed calls,
 //!   stdin closed, malformed input on stdin.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
+//! - `seed`: `espomcp seed` against the sandbox: creates once, finds the second time, resets
+//!   only its own records; stdout holds only the API key.
+//! - `live`: the live scenarios, on a sandbox prepared by `espomcp seed`, and on a real EspoCRM
+//!   when ESPOCRM_LIVE_URL and ESPOCRM_LIVE_API_KEY are set.
+//! - `audit`: the audit log of write tool calls.
+//! - `compose`: docker-compose.yml parses, with pinned images and the documented services.
 
+#[path = "mcp/audit.rs"]
+mod audit;
 #[path = "mcp/cli.rs"]
 mod cli;
 #[path = "mcp/common.rs"]
 mod common;
+#[path = "mcp/compose.rs"]
+mod compose;
 #[path = "mcp/eras.rs"]
 mod eras;
 #[path = "mcp/errors.rs"]
 mod errors;
 #[path = "mcp/limits.rs"]
 mod limits;
+#[path = "mcp/live.rs"]
+mod live;
 #[path = "mcp/logs.rs"]
 mod logs;
 #[path = "mcp/metadata.rs"]
@@ -38,5 +50,7 @@ mod prompts;
 mod read_tools;
 #[path = "mcp/reliability.rs"]
 mod reliability;
+#[path = "mcp/seed.rs"]
+mod seed;
 #[path = "mcp/write_tools.rs"]
 mod write_tools;
