@@ -352,6 +352,41 @@ fn level(access: &Option<ScopeAccess>, action: Action) -> &'static str {
     }
 }
 
+/// What `check` says about a failure to read the metadata: the tool error's own words, except
+/// where the first request failing means something the tools' advice does not cover (a wrong
+/// address, a certificate that is not trusted, nothing listening).
+fn check_failure(error: &ToolError, url: &str) -> (String, String) {
+    use crate::error::ErrorCode;
+    let message = error.message.clone();
+    if error.code == ErrorCode::RecordNotFound {
+        return (
+            format!("nothing answers EspoCRM's API under {url} (404)"),
+            "Set ESPOCRM_URL to the address you open EspoCRM at (its site root, e.g. \
+             https://crm.example.com), not to a page or folder inside it"
+                .into(),
+        );
+    }
+    let lower = message.to_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return (
+            message,
+            "EspoCRM's TLS certificate is not trusted: give EspoCRM a certificate from a public \
+             CA, or add its CA to this system's trust store; for a test instance only, set \
+             ESPOCRM_TLS_VERIFY=false"
+                .into(),
+        );
+    }
+    if lower.contains("connection refused") || lower.contains("dns") || lower.contains("resolve") {
+        return (
+            message,
+            "Check the host and port in ESPOCRM_URL, and that EspoCRM is running and reachable \
+             from this machine"
+                .into(),
+        );
+    }
+    (message, error.suggestion.clone())
+}
+
 /// `espomcp check`: one line per step, then what the key may do per entity type.
 async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path>) -> ExitCode {
     let target = if config.demo {
@@ -375,8 +410,9 @@ async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path
                 }
                 _ => "connectivity",
             };
-            println!("{step:<16} FAILED: {}", error.message);
-            println!("{:<16} {}", "fix", error.suggestion);
+            let (message, fix) = check_failure(&error, &target);
+            println!("{step:<16} FAILED: {message}");
+            println!("{:<16} {fix}", "fix");
             return ExitCode::FAILURE;
         }
     };
