@@ -1219,7 +1219,13 @@ async fn ensure_role(seeder: &mut Seeder<'_>) -> Result<String, SeedError> {
         .await?;
     // Filtered again here: the condition is also what a LIKE-free equals would give.
     if let Some(role) = roles.iter().find(|r| text(r, "name") == ROLE_NAME) {
-        let data = role
+        // The whole record: a list need not carry the permissions.
+        let id = text(role, "id");
+        let full = seeder
+            .admin
+            .send(Method::GET, &["Role", &id], &[], None)
+            .await?;
+        let data = full
             .get("data")
             .and_then(Value::as_object)
             .cloned()

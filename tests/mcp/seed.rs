@@ -406,3 +406,49 @@ async fn should_refuse_bad_credentials_and_missing_settings_clearly() {
     );
     assert!(missing.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn should_use_an_existing_role_as_it_is_and_name_where_it_differs() {
+    let config = SandboxConfig {
+        demo_data: false,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start_with(config, "127.0.0.1:0")
+        .await
+        .expect("the sandbox starts");
+    let role = roles_named(&sandbox, ROLE_NAME).await.remove(0);
+    let id = role["id"].as_str().expect("an id").to_owned();
+    let mut data = role["data"].as_object().cloned().expect("data");
+    data.insert(
+        "Email".into(),
+        json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "no"}),
+    );
+    let response = reqwest::Client::new()
+        .put(format!("{}/api/v1/Role/{id}", sandbox.url))
+        .basic_auth(&sandbox.admin_user, Some(&sandbox.admin_password))
+        .json(&json!({ "data": data }))
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert!(response.status().is_success());
+
+    let run = run_seed(&sandbox, &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: the existing role"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(warning.contains("Email (recommended"), "{warning}");
+    assert!(
+        !warning.contains("Account"),
+        "only the differences: {warning}"
+    );
+    let after = admin_get(&sandbox, &format!("Role/{id}")).await;
+    assert_eq!(
+        after["data"]["Email"]["read"],
+        json!("all"),
+        "the role is left as it was"
+    );
+    assert_eq!(roles_named(&sandbox, ROLE_NAME).await.len(), 1);
+}
