@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SANDBOX_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help build test lint fmt bench demo sandbox replay clean
+.PHONY: help build test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,13 @@ build: ## Build every crate, release mode
 
 test: ## Run the whole test suite (what CI runs)
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
+
+test-live: ## The live scenarios against a real EspoCRM (ESPOCRM_LIVE_URL, ESPOCRM_LIVE_API_KEY)
+	@if [ -z "$$ESPOCRM_LIVE_URL" ] || [ -z "$$ESPOCRM_LIVE_API_KEY" ]; then \
+		echo "make test-live: set ESPOCRM_LIVE_URL and ESPOCRM_LIVE_API_KEY (the key espomcp seed printed)" >&2; \
+		exit 2; \
+	fi
+	$(CARGO) nextest run -p espomcp --test mcp --no-capture -E 'test(=live::against_live_espocrm)'
 
 lint: ## Formatting check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check
@@ -27,6 +34,13 @@ demo: ## Run the sandbox with demo data on $(SANDBOX_LISTEN)
 	$(CARGO) run --release -p espocrm-sandbox -- --listen $(SANDBOX_LISTEN)
 
 sandbox: demo ## Same as demo
+
+compose-up: ## Start a real EspoCRM 8.4.2 in Docker (docker-compose.yml, credentials in .env)
+	@test -f .env || { echo "make compose-up: copy .env.example to .env and set its passwords first" >&2; exit 2; }
+	docker compose --env-file .env up -d --wait
+
+compose-down: ## Stop it (the data volumes are kept; `docker compose down -v` removes them)
+	docker compose --env-file .env down
 
 clean: ## Remove build output
 	$(CARGO) clean

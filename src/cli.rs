@@ -7,6 +7,7 @@
 //!   result (exit code 1 on a tool error) — a person's way to try and script the server.
 //! - `espomcp check`: configuration, connectivity, authentication and what the key may do.
 //! - `espomcp sandbox`: the in-memory EspoCRM with demo data, standalone.
+//! - `espomcp seed`: prepares a real EspoCRM for trying espomcp, as its administrator (seed.rs).
 //!
 //! `--demo` on any of them uses an in-process sandbox with demo data instead of ESPOCRM_URL;
 //! `--read-only`, `--toolsets` and `--entities` on any of them limit the tools (`toolsets.rs`).
@@ -47,9 +48,12 @@ Configuration (built-in defaults < config file < environment):
   SERVER_HTTP_ADDR                       serve MCP over HTTP at this address (endpoint /mcp) [stdio]
   SERVER_HTTP_TOKEN                      bearer token every HTTP request must carry (required off loopback)
   SERVER_HTTP_ALLOWED_HOSTS              Host/Origin names accepted besides loopback, e.g. mcp.example.com
+  SERVER_AUDIT_LOG                       append one JSON line per write tool call to this file [off]
   LOGGING_LEVEL                          trace, debug, info, warn, error [info]
   LOGGING_JSON                           JSON log lines [false]
   LOGGING_FILE                           also log to this file
+`espomcp seed` reads ESPOCRM_URL, ESPOCRM_ADMIN_USER and ESPOCRM_ADMIN_PASSWORD (an
+administrator of EspoCRM), and ESPOCRM_TLS_VERIFY and ESPOCRM_TIMEOUT_SECS, from the environment.
 Config file: --config PATH, else $XDG_CONFIG_HOME/espocrm-mcp/config.toml or
 ~/.config/espocrm-mcp/config.toml, with sections [espocrm], [server], [logging].
 Logs go to stderr (stdout carries the MCP protocol).";
@@ -110,6 +114,18 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Prepare a real EspoCRM for trying espomcp, as its administrator (ESPOCRM_URL,
+    /// ESPOCRM_ADMIN_USER, ESPOCRM_ADMIN_PASSWORD): the "MCP Agent" role, an API user with it
+    /// (its key is printed on stdout once, by the run that creates it), demo users and demo
+    /// data. Safe to run again: it finds what exists. Progress goes to stderr.
+    Seed {
+        /// Delete what seed created (the records and users it marked) instead.
+        #[arg(long)]
+        reset: bool,
+        /// How many regular demo users to create and assign the data to (1-5).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=5))]
+        users: u8,
+    },
 }
 
 /// Runs a parsed command line; the exit code is the process's.
@@ -117,6 +133,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve { http: None });
     if let Command::Sandbox { listen, seed } = command {
         return run_sandbox(&listen, seed).await;
+    }
+    if let Command::Seed { reset, users } = command {
+        return run_seed(cli.demo, reset, users).await;
     }
     let mut options = LoadOptions::from_process(cli.config, cli.demo);
     if cli.read_only {
@@ -174,7 +193,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Tools => list_tools(&runtime),
         Command::Call { tool, arguments } => call(&runtime, &tool, &arguments).await,
         Command::Check => check(&runtime, &config, loaded.config_file.as_deref()).await,
-        Command::Sandbox { .. } => ExitCode::SUCCESS,
+        Command::Sandbox { .. } | Command::Seed { .. } => ExitCode::SUCCESS,
     };
     runtime.stop().await;
     code
@@ -196,6 +215,75 @@ async fn run_sandbox(listen: &str, seed: u64) -> ExitCode {
     let _ = tokio::signal::ctrl_c().await;
     sandbox.stop().await;
     ExitCode::SUCCESS
+}
+
+/// `espomcp seed`: its settings come from the environment only (the admin password never
+/// belongs in a file or on the command line); the new API key, if any, is the only output on
+/// stdout.
+async fn run_seed(demo: bool, reset: bool, users: u8) -> ExitCode {
+    if demo {
+        eprintln!(
+            "espomcp seed: --demo already has demo data; seed is for a real EspoCRM (ESPOCRM_URL)"
+        );
+        return ExitCode::from(2);
+    }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut missing = Vec::new();
+    let mut required = |name: &'static str| {
+        var(name).or_else(|| {
+            missing.push(name);
+            None
+        })
+    };
+    let (url, user, password) = (
+        required("ESPOCRM_URL"),
+        required("ESPOCRM_ADMIN_USER"),
+        required("ESPOCRM_ADMIN_PASSWORD"),
+    );
+    let (Some(url), Some(admin_user), Some(admin_password)) = (url, user, password) else {
+        eprintln!(
+            "espomcp seed: {} must be set: the EspoCRM address and the user name and password \
+             of one of its administrators",
+            missing.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let tls_verify = !matches!(
+        var("ESPOCRM_TLS_VERIFY")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("false" | "no" | "off" | "0")
+    );
+    let timeout = var("ESPOCRM_TIMEOUT_SECS")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|secs| (1..=3600).contains(secs))
+        .unwrap_or(30);
+    let options = crate::seed::SeedOptions {
+        url,
+        admin_user,
+        admin_password,
+        users: usize::from(users),
+        reset,
+        tls_verify,
+        timeout: std::time::Duration::from_secs(timeout),
+    };
+    match crate::seed::run(&options).await {
+        Ok(report) => {
+            if let Some(key) = report.api_key {
+                eprintln!(
+                    "created the API user {}: its API key follows on stdout, shown this once \
+                     (EspoCRM also shows it under Administration > API Users)",
+                    crate::seed::API_USER
+                );
+                println!("ESPOCRM_API_KEY={key}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("espomcp seed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(runtime: &Runtime) -> ExitCode {
@@ -316,6 +404,41 @@ fn level(access: &Option<ScopeAccess>, action: Action) -> &'static str {
     }
 }
 
+/// What `check` says about a failure to read the metadata: the tool error's own words, except
+/// where the first request failing means something the tools' advice does not cover (a wrong
+/// address, a certificate that is not trusted, nothing listening).
+fn check_failure(error: &ToolError, url: &str) -> (String, String) {
+    use crate::error::ErrorCode;
+    let message = error.message.clone();
+    if error.code == ErrorCode::RecordNotFound {
+        return (
+            format!("nothing answers EspoCRM's API under {url} (404)"),
+            "Set ESPOCRM_URL to the address you open EspoCRM at (its site root, e.g. \
+             https://crm.example.com), not to a page or folder inside it"
+                .into(),
+        );
+    }
+    let lower = message.to_lowercase();
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        return (
+            message,
+            "EspoCRM's TLS certificate is not trusted: give EspoCRM a certificate from a public \
+             CA, or add its CA to this system's trust store; for a test instance only, set \
+             ESPOCRM_TLS_VERIFY=false"
+                .into(),
+        );
+    }
+    if lower.contains("connection refused") || lower.contains("dns") || lower.contains("resolve") {
+        return (
+            message,
+            "Check the host and port in ESPOCRM_URL, and that EspoCRM is running and reachable \
+             from this machine"
+                .into(),
+        );
+    }
+    (message, error.suggestion.clone())
+}
+
 /// `espomcp check`: one line per step, then what the key may do per entity type.
 async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path>) -> ExitCode {
     let target = if config.demo {
@@ -339,8 +462,9 @@ async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path
                 }
                 _ => "connectivity",
             };
-            println!("{step:<16} FAILED: {}", error.message);
-            println!("{:<16} {}", "fix", error.suggestion);
+            let (message, fix) = check_failure(&error, &target);
+            println!("{step:<16} FAILED: {message}");
+            println!("{:<16} {fix}", "fix");
             return ExitCode::FAILURE;
         }
     };

@@ -27,6 +27,7 @@
 //! | SERVER_HTTP_ADDR                      | `[server] http_addr`                      | none (stdio)       |
 //! | SERVER_HTTP_TOKEN                     | `[server] http_token`                     | none²              |
 //! | SERVER_HTTP_ALLOWED_HOSTS             | `[server] http_allowed_hosts`             | loopback names     |
+//! | SERVER_AUDIT_LOG                      | `[server] audit_log`                      | none (no audit)    |
 //! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
 //! | LOGGING_JSON                          | `[logging] json`                          | false              |
 //! | LOGGING_FILE                          | `[logging] file`                          | none (stderr only) |
@@ -126,12 +127,13 @@ const HTTP_ADDR: Setting = Setting::new("SERVER_HTTP_ADDR", "server", "http_addr
 const HTTP_TOKEN: Setting = Setting::new("SERVER_HTTP_TOKEN", "server", "http_token");
 const HTTP_ALLOWED_HOSTS: Setting =
     Setting::new("SERVER_HTTP_ALLOWED_HOSTS", "server", "http_allowed_hosts");
+const AUDIT_LOG: Setting = Setting::new("SERVER_AUDIT_LOG", "server", "audit_log");
 const LOG_LEVEL: Setting = Setting::new("LOGGING_LEVEL", "logging", "level");
 const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 23] = [
+pub const SETTINGS: [Setting; 24] = [
     URL,
     API_KEY,
     TIMEOUT,
@@ -152,6 +154,7 @@ pub const SETTINGS: [Setting; 23] = [
     HTTP_ADDR,
     HTTP_TOKEN,
     HTTP_ALLOWED_HOSTS,
+    AUDIT_LOG,
     LOG_LEVEL,
     LOG_JSON,
     LOG_FILE,
@@ -219,6 +222,8 @@ pub struct ServerConfig {
     pub prompts_dir: PathBuf,
     /// The most records `aggregate` reads; a larger filtered set is refused up front.
     pub aggregate_max_records: u32,
+    /// The file write tool calls are recorded in (one JSON line each); `None`: no audit.
+    pub audit_log: Option<PathBuf>,
     /// Serve only the read-only tools, and refuse calls to the others.
     pub read_only: bool,
     /// The tool families served; all five by default.
@@ -658,6 +663,16 @@ impl fmt::Display for Config {
             "(none)"
         };
         writeln!(f, "HTTP token:           {token}")?;
+        writeln!(
+            f,
+            "audit log:            {}",
+            or_none(
+                self.server
+                    .audit_log
+                    .as_ref()
+                    .map(|path| path.display().to_string())
+            )
+        )?;
         writeln!(f, "log level:            {}", self.logging.level)?;
         writeln!(f, "JSON logs:            {}", self.logging.json)?;
         write!(
@@ -928,6 +943,7 @@ impl Reader<'_> {
             http_addr.flatten(),
             http_token.as_ref().and_then(Option::as_ref),
         );
+        let audit_log = self.path(AUDIT_LOG);
         let level = self.level(LOG_LEVEL);
         let json = self.switch(LOG_JSON);
         let log_file = self.path(LOG_FILE);
@@ -963,6 +979,7 @@ impl Reader<'_> {
                 http_addr: http_addr?,
                 http_token: http_token?,
                 http_allowed_hosts: http_allowed_hosts?,
+                audit_log: audit_log?,
             },
             logging: LoggingConfig {
                 level: level?,

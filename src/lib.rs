@@ -9,6 +9,8 @@
 //!   tools may touch.
 //! - [`http`]: the Streamable HTTP transport (`serve --http`), with its bearer token and
 //!   Origin/Host checks.
+//! - [`audit`]: the audit log of write tool calls (`SERVER_AUDIT_LOG`).
+//! - [`seed`]: `espomcp seed`, which prepares a real EspoCRM for trying espomcp.
 //!
 //! The in-memory EspoCRM used by the tests, the benchmarks and the demo is the
 //! `espocrm-sandbox` crate (sandbox/).
@@ -17,6 +19,7 @@
 // once per failed call, never in a loop, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod audit;
 pub mod cli;
 pub mod completions;
 pub mod config;
@@ -25,6 +28,7 @@ pub mod espo;
 pub mod http;
 pub mod resources;
 pub mod runtime;
+pub mod seed;
 pub mod server;
 pub mod telemetry;
 pub mod tools;

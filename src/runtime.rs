@@ -46,6 +46,8 @@ pub struct Runtime {
     pub prompts: PromptStore,
     /// The in-process EspoCRM of demo mode; kept alive as long as the runtime.
     pub sandbox: Option<Sandbox>,
+    /// The audit log's writer thread; [`Runtime::stop`] drops it last, which flushes the file.
+    pub audit_guard: crate::audit::AuditGuard,
 }
 
 /// The site URL for links into EspoCRM's web UI: the configured URL without `/api/v1`.
@@ -87,6 +89,7 @@ impl Runtime {
                 config.server.delete_confirmation_ttl,
             )?),
         };
+        let (audit, audit_guard) = crate::audit::AuditLog::open(config.server.audit_log.as_deref());
         let ctx = ToolContext {
             gateway: gateway.clone(),
             metadata: metadata.clone(),
@@ -105,6 +108,7 @@ impl Runtime {
                 Some(names) => EntityFilter::only(names.iter().cloned()),
                 None => EntityFilter::all(),
             },
+            audit,
         };
         Ok(Runtime {
             server: EspoMcp::new(ctx, prompts.clone()),
@@ -113,6 +117,7 @@ impl Runtime {
             metadata,
             deletes,
             sandbox,
+            audit_guard,
         })
     }
 
@@ -160,6 +165,8 @@ impl Runtime {
         if let Some(sandbox) = self.sandbox {
             sandbox.stop().await;
         }
+        // The server (and every clone of the audit writer) is gone: write out the last lines.
+        drop(self.audit_guard);
     }
 }
 

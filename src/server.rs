@@ -152,11 +152,17 @@ impl ServerHandler for EspoMcp {
             return refused;
         }
         let cancelled = context.ct.clone();
+        // Write tool calls leave a line in the audit log, however they end (audit.rs).
+        let audit = crate::audit::Watch::start(&self.ctx.audit, &request);
         let call = ToolCallContext::new(self, request, context);
         tokio::select! {
-            result = self.tool_router.call(call) => result,
+            result = audit.scope(self.tool_router.call(call)) => {
+                audit.finish(&result);
+                result
+            },
             () = cancelled.cancelled() => {
                 tracing::debug!("tool call cancelled by the client");
+                audit.cancelled();
                 Err(ErrorData::internal_error("the request was cancelled", None))
             },
         }

@@ -23,11 +23,21 @@
 //! - `http`: the Streamable HTTP transport: the bearer token, Host/Origin checks, both eras,
 //!   graceful shutdown.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
+//! - `seed`: `espomcp seed` against the sandbox: creates once, finds the second time, resets
+//!   only its own records; stdout holds only the API key.
+//! - `live`: the live scenarios, on a sandbox prepared by `espomcp seed`, and on a real EspoCRM
+//!   when ESPOCRM_LIVE_URL and ESPOCRM_LIVE_API_KEY are set.
+//! - `audit`: the audit log of write tool calls.
+//! - `compose`: docker-compose.yml parses, with pinned images and the documented services.
 
+#[path = "mcp/audit.rs"]
+mod audit;
 #[path = "mcp/cli.rs"]
 mod cli;
 #[path = "mcp/common.rs"]
 mod common;
+#[path = "mcp/compose.rs"]
+mod compose;
 #[path = "mcp/eras.rs"]
 mod eras;
 #[path = "mcp/errors.rs"]
@@ -38,6 +48,8 @@ mod http;
 mod human_delete;
 #[path = "mcp/limits.rs"]
 mod limits;
+#[path = "mcp/live.rs"]
+mod live;
 #[path = "mcp/logs.rs"]
 mod logs;
 #[path = "mcp/metadata.rs"]
@@ -52,6 +64,8 @@ mod read_tools;
 mod reliability;
 #[path = "mcp/resources.rs"]
 mod resources;
+#[path = "mcp/seed.rs"]
+mod seed;
 #[path = "mcp/structured.rs"]
 mod structured;
 #[path = "mcp/toolsets.rs"]

@@ -48,6 +48,8 @@ pub struct ToolContext {
     pub tools: ToolFilter,
     /// `SERVER_ENTITY_TYPES`: which entity types tools may touch, applied to [`Self::schema`].
     pub entities: EntityFilter,
+    /// `SERVER_AUDIT_LOG`: where write tool calls are recorded (off when not set).
+    pub audit: crate::audit::AuditLog,
 }
 
 impl ToolContext {
@@ -66,7 +68,15 @@ impl ToolContext {
             tracing::trace!(request = %described, body = %Redacted(body), "to EspoCRM");
         }
         let read = request.method.is_idempotent_read();
-        let response = self.gateway.send(request).await.map_err(|e| {
+        let response = self.gateway.send(request).await;
+        crate::audit::note_upstream_status(
+            read,
+            match &response {
+                Ok(answer) => Some(answer.status),
+                Err(e) => e.status(),
+            },
+        );
+        let response = response.map_err(|e| {
             let error = ToolError::from(e);
             if read || !error.retryable || error.code == crate::error::ErrorCode::RateLimited {
                 return error;

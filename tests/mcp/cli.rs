@@ -215,6 +215,59 @@ fn check_reports_a_wrong_key() {
 }
 
 #[test]
+fn check_explains_a_wrong_address_and_a_closed_port() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sandbox = runtime.block_on(crate::common::sandbox());
+    let inside = format!("{}/crm", sandbox.url);
+    // A port nothing listens on: bind one, then let it go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| format!("http://{a}"))
+        .unwrap();
+    for (url, failure, fix) in [
+        (
+            inside.as_str(),
+            "nothing answers EspoCRM's API under",
+            "its site root",
+        ),
+        (
+            closed.as_str(),
+            "Connection refused",
+            "Check the host and port in ESPOCRM_URL",
+        ),
+    ] {
+        let output = run(
+            &["check"],
+            &[
+                ("ESPOCRM_URL", url),
+                ("ESPOCRM_API_KEY", &sandbox.agent_api_key),
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = stdout(&output);
+        let failed = text
+            .lines()
+            .find(|l| l.starts_with("connectivity"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            failed.contains("FAILED") && failed.contains(failure),
+            "{text}"
+        );
+        let advice = text
+            .lines()
+            .find(|l| l.starts_with("fix"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(advice.contains(fix), "{text}");
+    }
+    drop(sandbox);
+    drop(runtime);
+}
+
+#[test]
 fn an_unusable_setting_is_named_in_one_line() {
     for (name, value) in [
         ("SERVER_MAX_LIMIT", "500"),

@@ -34,7 +34,7 @@ pub const TOOLS: [&str; 5] = [
 
 /// Every variable the binary reads (and those that locate its config file). They are removed
 /// from the child's environment so the developer's own settings never leak into a test.
-const CONFIG_VARIABLES: [&str; 26] = [
+const CONFIG_VARIABLES: [&str; 29] = [
     "ESPOCRM_URL",
     "ESPOCRM_API_KEY",
     "ESPOCRM_TIMEOUT_SECS",
@@ -55,6 +55,9 @@ const CONFIG_VARIABLES: [&str; 26] = [
     "SERVER_HTTP_ADDR",
     "SERVER_HTTP_TOKEN",
     "SERVER_HTTP_ALLOWED_HOSTS",
+    "SERVER_AUDIT_LOG",
+    "ESPOCRM_ADMIN_USER",
+    "ESPOCRM_ADMIN_PASSWORD",
     "LOGGING_LEVEL",
     "LOGGING_JSON",
     "LOGGING_FILE",
@@ -180,12 +183,19 @@ impl<'a> ServerBuilder<'a> {
     }
 
     pub async fn start(self) -> Server {
+        Server::start_at(&self.sandbox.url, &self.api_key, self.era, &self.env).await
+    }
+}
+
+impl Server {
+    /// A server on any EspoCRM (the live tests' real one, or a sandbox), with these settings.
+    pub async fn start_at(url: &str, api_key: &str, era: Era, env: &[(String, String)]) -> Server {
         let home = TempDir::new().expect("a temporary home");
         let command = command(home.path()).configure(|c| {
-            c.env("ESPOCRM_URL", &self.sandbox.url)
-                .env("ESPOCRM_API_KEY", &self.api_key)
+            c.env("ESPOCRM_URL", url)
+                .env("ESPOCRM_API_KEY", api_key)
                 .env("LOGGING_LEVEL", "warn");
-            for (name, value) in &self.env {
+            for (name, value) in env {
                 c.env(name, value);
             }
         });
@@ -205,7 +215,7 @@ impl<'a> ServerBuilder<'a> {
                 }
             }
         });
-        let client = connect(transport, self.era).await;
+        let client = connect(transport, era).await;
         Server {
             client,
             stderr: captured,
