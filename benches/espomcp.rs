@@ -4,7 +4,11 @@
 //! - `overhead`: `get`, `search` (20 records) and warm `get_schema` as MCP tool calls through the
 //!   real binary over stdio, beside the same upstream HTTP request made directly with reqwest.
 //!   Besides criterion's estimates, `cargo bench` prints p50/p99 of N = 2,000 interleaved
-//!   calls of each kind, and the added time.
+//!   calls of each kind, and the added time; and, as the floor no tool call can go below, the
+//!   same figures for an MCP `ping` and for the smallest tool answer (`get_schema` of an unknown
+//!   entity type: a cached schema lookup and a short error, no upstream request). With
+//!   `ESPOMCP_BENCH_COMPARE=/path/to/another/espomcp` the percentiles also run that binary,
+//!   interleaved call by call with this one, and print the ratio: an A/B within one run.
 //! - `throughput`: 16 concurrent callers on one stdio connection (rate limit off,
 //!   max_concurrent 16); then max_concurrent 4 with 20 ms of sandbox latency (bound: 200/s).
 //! - `startup`: spawn to the `initialize` reply; the child's RSS idle, after 5,000 and 10,000
@@ -32,8 +36,8 @@ use espomcp::validate::names;
 use espomcp::validate::where_clause::{self, WhereCondition};
 use espomcp_actors::Schema;
 use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, JsonObject,
-    ProtocolVersion,
+    CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, Implementation,
+    JsonObject, PingRequest, ProtocolVersion,
 };
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -141,8 +145,16 @@ struct Server {
 
 impl Server {
     async fn start(upstream: &Upstream, env: &[(&str, &str)]) -> (Server, Duration) {
+        Server::start_binary(BIN, upstream, env).await
+    }
+
+    async fn start_binary(
+        binary: &str,
+        upstream: &Upstream,
+        env: &[(&str, &str)],
+    ) -> (Server, Duration) {
         let home = TempDir::new().expect("a temporary home");
-        let mut command = tokio::process::Command::new(BIN);
+        let mut command = tokio::process::Command::new(binary);
         for name in CONFIG_VARIABLES {
             command.env_remove(name);
         }
@@ -200,6 +212,32 @@ async fn call(peer: &rmcp::Peer<RoleClient>, tool: &str, arguments: &Value) {
     assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
 }
 
+/// An MCP `ping`: the protocol round trip alone, no tool.
+async fn ping(peer: &rmcp::Peer<RoleClient>) {
+    peer.send_request(ClientRequest::PingRequest(PingRequest {
+        method: Default::default(),
+        extensions: Default::default(),
+    }))
+    .await
+    .expect("a ping answer");
+}
+
+/// Calls a tool that must fail with a tool error (not a protocol error).
+async fn call_failing(peer: &rmcp::Peer<RoleClient>, tool: &str, arguments: &Value) {
+    let result = peer
+        .call_tool(params(tool, arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: protocol error {e}"));
+    assert_eq!(result.is_error, Some(true), "{tool} succeeded: {result:?}");
+}
+
+/// The binary to compare with, from `ESPOMCP_BENCH_COMPARE`.
+fn compare_binary() -> Option<String> {
+    std::env::var("ESPOMCP_BENCH_COMPARE")
+        .ok()
+        .filter(|path| !path.is_empty())
+}
+
 /// The same request the tool makes upstream, straight to EspoCRM.
 async fn direct(http: &reqwest::Client, url: &str) {
     let response = http.get(url).send().await.expect("the upstream answers");
@@ -215,6 +253,8 @@ async fn direct(http: &reqwest::Client, url: &str) {
 struct Overhead {
     upstream: Upstream,
     server: Server,
+    /// The `ESPOMCP_BENCH_COMPARE` binary, when given.
+    compare: Option<Server>,
     http: reqwest::Client,
     get_args: Value,
     get_url: String,
@@ -255,6 +295,14 @@ fn overhead() -> &'static Overhead {
             // The default rate limit (10/s) would make every sequential call wait ~100 ms: it is
             // a deliberate throttle, not overhead, so it is off here.
             let (server, _) = Server::start(&upstream, NO_RATE_LIMIT).await;
+            let compare = match compare_binary() {
+                Some(binary) => Some(
+                    Server::start_binary(&binary, &upstream, NO_RATE_LIMIT)
+                        .await
+                        .0,
+                ),
+                None => None,
+            };
             let fixture = Overhead {
                 get_args: json!({"entityType": "Account", "id": id}),
                 get_url: format!("{api}/Account/{id}"),
@@ -263,13 +311,16 @@ fn overhead() -> &'static Overhead {
                 schema_args: json!({"entityType": "Opportunity"}),
                 upstream,
                 server,
+                compare,
                 http,
             };
             // Warm every path (the metadata cache in particular) once.
-            let peer = fixture.server.client.peer();
-            call(peer, "get", &fixture.get_args).await;
-            call(peer, "search", &fixture.search_args).await;
-            call(peer, "get_schema", &fixture.schema_args).await;
+            for server in std::iter::once(&fixture.server).chain(&fixture.compare) {
+                let peer = server.client.peer();
+                call(peer, "get", &fixture.get_args).await;
+                call(peer, "search", &fixture.search_args).await;
+                call(peer, "get_schema", &fixture.schema_args).await;
+            }
             direct(&fixture.http, &fixture.get_url).await;
             fixture
         })
@@ -285,7 +336,33 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// p50/p99 of N interleaved MCP and direct calls of each kind, with the added time.
+/// What one percentile run calls.
+#[derive(Clone, Copy)]
+enum Kind {
+    Ping,
+    /// `get_schema` of an entity type that does not exist: the smallest tool answer.
+    ToolError,
+    Tool(&'static str),
+}
+
+async fn run_kind(peer: &rmcp::Peer<RoleClient>, kind: Kind, args: &Value) {
+    match kind {
+        Kind::Ping => ping(peer).await,
+        Kind::ToolError => call_failing(peer, "get_schema", args).await,
+        Kind::Tool(tool) => call(peer, tool, args).await,
+    }
+}
+
+fn p50_p99(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort();
+    (
+        micros(percentile(samples, 50.0)),
+        micros(percentile(samples, 99.0)),
+    )
+}
+
+/// p50/p99 of N interleaved MCP and direct calls of each kind, with the added time; the same
+/// for the floor (ping, the smallest tool answer); and the compared binary, when given.
 fn overhead_percentiles() {
     let f = overhead();
     let rt = runtime();
@@ -297,19 +374,32 @@ fn overhead_percentiles() {
             "ESPOCRM_URL"
         }
     );
-    let kinds: [(&str, &Value, Option<&str>); 3] = [
-        ("get", &f.get_args, Some(&f.get_url)),
-        ("search", &f.search_args, Some(&f.search_url)),
-        ("get_schema", &f.schema_args, None),
+    let unknown = json!({"entityType": "NoSuchEntityType"});
+    let kinds: [(&str, Kind, &Value, Option<&str>); 5] = [
+        ("ping", Kind::Ping, &Value::Null, None),
+        ("tool_error", Kind::ToolError, &unknown, None),
+        ("get", Kind::Tool("get"), &f.get_args, Some(&f.get_url)),
+        (
+            "search",
+            Kind::Tool("search"),
+            &f.search_args,
+            Some(&f.search_url),
+        ),
+        ("get_schema", Kind::Tool("get_schema"), &f.schema_args, None),
     ];
-    for (tool, args, url) in kinds {
-        let (mut mcp, mut http) = (Vec::new(), Vec::new());
+    for (label, kind, args, url) in kinds {
+        let (mut mcp, mut other, mut http) = (Vec::new(), Vec::new(), Vec::new());
         rt.block_on(async {
             let peer = f.server.client.peer();
             for _ in 0..PERCENTILE_N {
                 let t = Instant::now();
-                call(peer, tool, args).await;
+                run_kind(peer, kind, args).await;
                 mcp.push(t.elapsed());
+                if let Some(compare) = &f.compare {
+                    let t = Instant::now();
+                    run_kind(compare.client.peer(), kind, args).await;
+                    other.push(t.elapsed());
+                }
                 if let Some(url) = url {
                     let t = Instant::now();
                     direct(&f.http, url).await;
@@ -317,25 +407,26 @@ fn overhead_percentiles() {
                 }
             }
         });
-        mcp.sort();
-        http.sort();
-        let (m50, m99) = (percentile(&mcp, 50.0), percentile(&mcp, 99.0));
+        let (m50, m99) = p50_p99(&mut mcp);
+        let mut line = format!("{label:<10} mcp p50 {m50:>8.1} µs  p99 {m99:>8.1} µs");
         if http.is_empty() {
-            println!(
-                "{tool:<10} mcp p50 {:>8.1} µs  p99 {:>8.1} µs  (no upstream request: cached metadata)",
-                micros(m50),
-                micros(m99)
-            );
+            line.push_str("  (no upstream request)");
         } else {
-            let (h50, h99) = (percentile(&http, 50.0), percentile(&http, 99.0));
+            let (h50, h99) = p50_p99(&mut http);
+            line.push_str(&format!(
+                " | direct p50 {h50:>8.1} µs  p99 {h99:>8.1} µs | added p50 {:>8.1} µs  p99 {:>8.1} µs",
+                m50 - h50,
+                m99 - h99
+            ));
+        }
+        println!("{line}");
+        if !other.is_empty() {
+            let (o50, o99) = p50_p99(&mut other);
             println!(
-                "{tool:<10} mcp p50 {:>8.1} µs  p99 {:>8.1} µs | direct p50 {:>8.1} µs  p99 {:>8.1} µs | added p50 {:>8.1} µs  p99 {:>8.1} µs",
-                micros(m50),
-                micros(m99),
-                micros(h50),
-                micros(h99),
-                micros(m50) - micros(h50),
-                micros(m99) - micros(h99)
+                "{:<10} compared binary: p50 {o50:>8.1} µs  p99 {o99:>8.1} µs; this one / that one: p50 {:.2}, p99 {:.2}",
+                "",
+                m50 / o50,
+                m99 / o99
             );
         }
     }

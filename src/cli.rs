@@ -19,7 +19,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use espomcp_actors::{AccessLevel, Action, ScopeAccess};
 use rmcp::model::{CallToolRequestParams, JsonObject};
-use rmcp::{ServiceExt, transport::stdio};
+use rmcp::{ServiceExt, transport::stdio_pipes};
 use serde_json::Value;
 
 use crate::config::{Config, LoadOptions};
@@ -288,7 +288,10 @@ async fn run_seed(demo: bool, reset: bool, users: u8) -> ExitCode {
 
 async fn serve(runtime: &Runtime) -> ExitCode {
     tracing::info!("serving MCP over stdio");
-    let running = match runtime.server.clone().serve(stdio()).await {
+    // Over pipes (how MCP clients start servers) reads and writes run on the I/O reactor
+    // instead of a blocking-pool thread per operation; anything else (a terminal, a file)
+    // falls back to the blocking standard streams.
+    let running = match runtime.server.clone().serve(stdio_pipes()).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("the MCP session could not start: {e}");

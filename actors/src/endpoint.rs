@@ -49,7 +49,9 @@ pub fn normalize_base_url(raw: &str) -> Result<Url, SpawnError> {
     Ok(url)
 }
 
-/// Appends the encoded segments and the form-encoded query to the base URL.
+/// Appends the encoded segments and the form-encoded query to the base URL. The gateway builds
+/// every request's URL with it; it is public so that the callers' tests can put their queries
+/// through exactly what goes on the wire.
 pub fn build_url(
     base: &Url,
     segments: &[String],

@@ -44,7 +44,7 @@ mod secret;
 mod wire;
 
 pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete, PreviewStatus};
-pub use endpoint::normalize_base_url;
+pub use endpoint::{build_url, normalize_base_url};
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};
 pub use metadata::MetadataCache;

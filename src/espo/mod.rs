@@ -12,6 +12,10 @@
 //! - `query.rs` — [`ListQuery`](query::ListQuery): `where[i][…]`, `select`, `orderBy`, `order`,
 //!   `maxSize`, `offset`, `textFilter` as raw pairs for
 //!   [`EspoRequest::query`](espomcp_actors::EspoRequest).
+//! - `wire_tests.rs` (tests only) — generated filters over a real schema, validated, encoded,
+//!   put into a URL by the gateway's builder and read back by the sandbox's PHP-style decoder.
 
 pub mod attributes;
 pub mod query;
+#[cfg(test)]
+mod wire_tests;

@@ -167,6 +167,9 @@ pub enum ValidationError {
     #[error("the where clause has more than {max} conditions")]
     TooManyConditions { max: usize },
 
+    #[error("the where clause holds more than {max} values in all")]
+    TooManyValues { max: usize },
+
     #[error("{at}: {problem}")]
     MalformedCondition { at: String, problem: String },
 }
@@ -196,6 +199,7 @@ impl ValidationError {
             | Self::NotAnOption { .. }
             | Self::TooDeep { .. }
             | Self::TooManyConditions { .. }
+            | Self::TooManyValues { .. }
             | Self::MalformedCondition { .. } => "INVALID_ARGUMENT",
         }
     }
@@ -274,6 +278,10 @@ impl ValidationError {
             }
             Self::TooManyConditions { max } => format!(
                 "Use at most {max} conditions; `in` tests many values of one field at once."
+            ),
+            Self::TooManyValues { max } => format!(
+                "Use at most {max} values over all conditions (EspoCRM drops query parameters \
+                 beyond its limit); split the search into several calls."
             ),
             Self::MalformedCondition { .. } => {
                 "Each condition is {\"field\", \"type\", \"value\"}; \

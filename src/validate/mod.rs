@@ -21,6 +21,8 @@
 
 pub mod error;
 pub mod names;
+#[cfg(test)]
+pub(crate) mod strategies;
 mod suggest;
 #[cfg(test)]
 pub(crate) mod test_schema;

@@ -756,6 +756,31 @@ mod tests {
         }
 
         #[test]
+        fn every_refusal_names_what_was_refused(given in name_like(), which in 0..4usize) {
+            let entity = entity(["Account", "Contact", "Opportunity", "Meeting"][which]);
+            let shown = format!("{:?}", excerpt(&given));
+            let errors = [
+                entity_type(&SCHEMA, &given).err(),
+                entity_type_for(&SCHEMA, &given, Action::Delete).err(),
+                field(entity, &given).err(),
+                attribute(entity, &given).err(),
+                link(entity, &given).err(),
+                id(&given).err(),
+                order(&given).err(),
+                order_by(entity, &given).err(),
+            ];
+            for error in errors.into_iter().flatten() {
+                let message = error.message();
+                // Shown quoted as given (cut to an excerpt); or, when it was a well-formed name
+                // that exists but may not be used, by the name (an entity type in its spelling).
+                let named = message.contains(&shown)
+                    || (is_name(&given)
+                        && message.to_lowercase().contains(&format!("`{}`", given.to_lowercase())));
+                prop_assert!(named, "{:?} does not name {:?}", message, given);
+            }
+        }
+
+        #[test]
         fn every_refusal_has_a_known_code_and_words(given in name_like()) {
             let errors = [
                 entity_type(&SCHEMA, &given).err(),

@@ -15,7 +15,9 @@
 //!   and the form the attribute holds (a number, a `YYYY-MM-DD` date, an id, one of an enum's
 //!   options);
 //! - the tree is at most [`WhereLimits::max_depth`] levels deep and holds at most
-//!   [`WhereLimits::max_conditions`] conditions, so one call cannot build an unbounded query.
+//!   [`WhereLimits::max_conditions`] conditions with at most [`WhereLimits::max_total_values`]
+//!   values in all, so one call cannot build an unbounded query, nor one longer than the 1,000
+//!   query variables EspoCRM's PHP reads (it drops the rest silently).
 //!
 //! The result, [`Where`], can only be built here, and holds values as the strings EspoCRM
 //! receives; `crate::espo::query` encodes it.
@@ -267,6 +269,12 @@ pub struct WhereLimits {
     pub max_conditions: usize,
     /// Values of one `in`/`notIn`.
     pub max_values: usize,
+    /// Values of all conditions together. EspoCRM's PHP reads at most 1,000 query variables
+    /// (`max_input_vars`) and silently drops the rest, which would drop parts of the filter; a
+    /// filter within these limits is at most `2 × max_conditions + max_total_values` variables
+    /// (a type and an attribute per condition, one per value), 900 by default, which leaves
+    /// room for `select`, `orderBy`, `maxSize` and the like.
+    pub max_total_values: usize,
 }
 
 impl Default for WhereLimits {
@@ -275,6 +283,7 @@ impl Default for WhereLimits {
             max_depth: 5,
             max_conditions: 50,
             max_values: 100,
+            max_total_values: 800,
         }
     }
 }
@@ -297,15 +306,17 @@ pub fn validate_with(
         entity,
         limits,
         seen: 0,
+        values: 0,
     };
     walker.conditions(conditions, "where", 1).map(Where)
 }
 
-/// One pass over the caller's tree; counts conditions as it goes.
+/// One pass over the caller's tree; counts conditions and values as it goes.
 struct Walker<'a> {
     entity: &'a EntityType,
     limits: &'a WhereLimits,
     seen: usize,
+    values: usize,
 }
 
 impl Walker<'_> {
@@ -372,6 +383,21 @@ impl Walker<'_> {
             operator,
         }
         .operand(item.value.as_ref(), self.limits.max_values)?;
+        let operand = if depth > 1 {
+            inside_group(operand, &attribute, operator, at)?
+        } else {
+            operand
+        };
+        self.values += match &operand {
+            Operand::None => 0,
+            Operand::One(_) => 1,
+            Operand::List(values) => values.len(),
+        };
+        if self.values > self.limits.max_total_values {
+            return Err(ValidationError::TooManyValues {
+                max: self.limits.max_total_values,
+            });
+        }
         Ok(Condition::Comparison {
             attribute: attribute.name,
             operator,
@@ -435,6 +461,40 @@ impl Walker<'_> {
             kind,
             conditions: self.conditions(&parsed, &prefix, depth + 1)?,
         })
+    }
+}
+
+/// A comparison's value as it can stand inside an `and`/`or` group. EspoCRM's SQL composer
+/// silently leaves out of a group every item whose value PHP calls empty, and of the values a
+/// query string carries that is the string "0" (`amount equals 0` inside an `or` would vanish,
+/// widening the filter; the sandbox imitates it). A number is sent as "0.0" there, the same number
+/// to MySQL; any other lone "0" (a text, an option) is refused with what to send instead.
+/// `contains` and `startsWith` are safe: EspoCRM wraps their value in `%` first.
+fn inside_group(
+    operand: Operand,
+    attribute: &Attribute<'_>,
+    operator: Operator,
+    at: &str,
+) -> Result<Operand, ValidationError> {
+    match operand {
+        Operand::One(value)
+            if value == "0" && !matches!(operator, Operator::Contains | Operator::StartsWith) =>
+        {
+            if attribute.kind == AttributeKind::Number {
+                return Ok(Operand::One("0.0".to_owned()));
+            }
+            Err(ValidationError::InvalidValue {
+                at: at.to_owned(),
+                attribute: attribute.name.clone(),
+                operator: operator.as_str(),
+                expected: "a value other than \"0\" inside an `and`/`or` group (EspoCRM drops \
+                           such a condition from groups); use `in` with [\"0\"], or move the \
+                           condition to the top level"
+                    .to_owned(),
+                given: "\"0\"".to_owned(),
+            })
+        }
+        other => Ok(other),
     }
 }
 
@@ -1188,6 +1248,173 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_lone_zero_inside_a_group_is_kept_from_being_dropped() {
+        let group = |condition: Value| json!([{"type": "or", "value": [condition, {"field": "name", "type": "isNull"}]}]);
+        // A number: sent as "0.0", which EspoCRM keeps (and MySQL reads as 0).
+        let filter = check(
+            "Account",
+            group(json!({"field": "employees", "type": "equals", "value": 0})),
+        )
+        .expect("valid");
+        let Condition::Group { conditions, .. } = &filter.conditions()[0] else {
+            panic!("a group: {filter:?}");
+        };
+        assert_eq!(
+            conditions[0],
+            compare("employees", Operator::Equals, one("0.0"))
+        );
+        // At the top level nothing is dropped, so nothing changes.
+        let filter = check(
+            "Account",
+            json!([{"field": "employees", "type": "greaterThan", "value": "0"}]),
+        )
+        .expect("valid");
+        assert_eq!(
+            filter.conditions()[0],
+            compare("employees", Operator::GreaterThan, one("0"))
+        );
+        // A text "0" has no such spelling: refused, naming the place and a way out.
+        let error = check(
+            "Account",
+            group(json!({"field": "name", "type": "equals", "value": "0"})),
+        )
+        .expect_err("dropped by EspoCRM");
+        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert!(
+            error.message().starts_with("where[0].value[0]: "),
+            "{}",
+            error.message()
+        );
+        assert!(
+            error.suggestion().contains("`in`"),
+            "{}",
+            error.suggestion()
+        );
+        // `in` with ["0"] and `contains` "0" are kept by EspoCRM as they are.
+        for (operator, value) in [("in", json!(["0"])), ("contains", json!("0"))] {
+            let filter = check(
+                "Account",
+                group(json!({"field": "name", "type": operator, "value": value})),
+            );
+            assert!(filter.is_ok(), "{operator}: {filter:?}");
+        }
+    }
+
+    /// Every place a condition can go: (the indices of the groups leading there, the index in
+    /// that group's list), the top level being the empty path.
+    fn slots(items: &[Value], path: &[usize], out: &mut Vec<(Vec<usize>, usize)>) {
+        for index in 0..=items.len() {
+            out.push((path.to_vec(), index));
+        }
+        for (index, item) in items.iter().enumerate() {
+            if let (Some("and" | "or"), Some(children)) =
+                (item["type"].as_str(), item["value"].as_array())
+            {
+                let mut inner = path.to_vec();
+                inner.push(index);
+                slots(children, &inner, out);
+            }
+        }
+    }
+
+    /// Puts `leaf` into the slot; returns its position as refusals spell it.
+    fn insert(items: &mut Vec<Value>, groups: &[usize], index: usize, leaf: Value) -> String {
+        let mut at = String::from("where");
+        let mut list = items;
+        for group in groups {
+            at.push_str(&format!("[{group}].value"));
+            list = list[*group]["value"]
+                .as_array_mut()
+                .expect("a slot path leads through groups");
+        }
+        list.insert(index, leaf);
+        format!("{at}[{index}]")
+    }
+
+    /// One faulty condition: the item, the code it must be refused with, the text the refusal
+    /// must name, and whether the refusal names the position (a field is named by itself).
+    fn fault() -> impl Strategy<Value = (Value, &'static str, String, bool)> {
+        let quoted = |text: &str| format!("{:?}", excerpt(text));
+        prop_oneof![
+            "zz[a-zA-Z0-9_]{0,70}".prop_map(move |field| (
+                json!({"field": field, "type": "equals", "value": "x"}),
+                "INVALID_FIELD",
+                quoted(&field),
+                false
+            )),
+            any::<String>()
+                .prop_filter("a name", |field| !names::is_name(field))
+                .prop_map(move |field| (
+                    json!({"field": field, "type": "isNull"}),
+                    "INVALID_FIELD",
+                    quoted(&field),
+                    false
+                )),
+            any::<String>()
+                .prop_filter("an operator", |operator| {
+                    Operator::parse(operator).is_none() && GroupKind::parse(operator).is_none()
+                })
+                .prop_map(move |operator| (
+                    json!({"field": "name", "type": operator, "value": "x"}),
+                    "INVALID_OPERATOR",
+                    quoted(&operator),
+                    true
+                )),
+            prop::sample::select(vec!["like", "greaterThan", "in", "between", "equals"]).prop_map(
+                |operator| (
+                    json!({"field": "isPartner", "type": operator, "value": "1"}),
+                    "INVALID_OPERATOR",
+                    "`isPartner`".to_owned(),
+                    true
+                )
+            ),
+            "[a-z][a-z ]{0,8}".prop_map(|text| (
+                json!({"field": "employees", "type": "greaterThan", "value": text}),
+                "INVALID_ARGUMENT",
+                "`employees`".to_owned(),
+                true
+            )),
+            "Nope[a-z]{0,70}".prop_map(move |option| (
+                json!({"field": "industry", "type": "in", "value": ["Software", option]}),
+                "INVALID_ARGUMENT",
+                quoted(&option),
+                true
+            )),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn a_refusal_names_the_offending_condition(
+            trees in prop::collection::vec(crate::validate::strategies::valid_tree(), 0..4),
+            (leaf, code, named, positional) in fault(),
+            slot in any::<prop::sample::Index>(),
+        ) {
+            let mut trees = trees;
+            while crate::validate::strategies::count(
+                &trees.iter().map(|(_, tree)| tree.clone()).collect::<Vec<_>>(),
+            ) + 1 > WhereLimits::default().max_conditions {
+                trees.pop();
+            }
+            let mut items: Vec<Value> = trees.into_iter().map(|(input, _)| input).collect();
+            let mut places = Vec::new();
+            slots(&items, &[], &mut places);
+            let (groups, index) = places[slot.index(places.len())].clone();
+            let at = insert(&mut items, &groups, index, leaf);
+            let error = check("Account", Value::Array(items)).expect_err("a faulty condition");
+            let message = error.message();
+            prop_assert_eq!(error.code(), code, "{}", message);
+            prop_assert!(message.contains(&named), "{message:?} does not name {named}");
+            if positional {
+                prop_assert!(message.starts_with(&format!("{at}: ")), "{message:?} is not at {at}");
+            }
+            prop_assert!(!error.suggestion().is_empty());
         }
     }
 }
