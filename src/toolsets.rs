@@ -62,18 +62,8 @@ impl Toolset {
     /// The tools of this family, by name.
     pub fn tools(self) -> &'static [&'static str] {
         match self {
-            Toolset::Read => &[
-                "list_entity_types",
-                "get_schema",
-                "search",
-                "get",
-                "get_related",
-                "get_many",
-                "global_search",
-                "aggregate",
-                "upcoming_activities",
-                "whoami",
-            ],
+            // The read family is exactly the tools listed first.
+            Toolset::Read => crate::tools::TOOL_ORDER,
             Toolset::Write => &["create", "update", "delete", "link", "unlink"],
             Toolset::Notes => &["add_note"],
             Toolset::Kanban => &["update_kanban"],

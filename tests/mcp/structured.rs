@@ -80,11 +80,12 @@ async fn checked_call(
 pub async fn every_tool_answers_valid_structured_content(client: &Client, sandbox: &Sandbox) {
     let schemas = tool_schemas(client).await;
     let direct = Direct::new(sandbox);
+    let called = std::sync::Mutex::new(Vec::new());
     let call = |tool: &'static str, arguments: Value| {
         let schemas = &schemas;
+        called.lock().unwrap().push(tool);
         async move { checked_call(client, schemas, tool, arguments, false).await }
     };
-    let mut called = Vec::new();
 
     call("list_entity_types", json!({})).await;
     call("get_schema", json!({"entityType": "Opportunity"})).await;
@@ -116,18 +117,6 @@ pub async fn every_tool_answers_valid_structured_content(client: &Client, sandbo
     .await;
     call("upcoming_activities", json!({"days": 30})).await;
     call("whoami", json!({})).await;
-    called.extend([
-        "list_entity_types",
-        "get_schema",
-        "search",
-        "get",
-        "get_related",
-        "get_many",
-        "global_search",
-        "aggregate",
-        "upcoming_activities",
-        "whoami",
-    ]);
 
     let unique = format!("Structured {}", std::process::id());
     let created = call(
@@ -181,16 +170,6 @@ pub async fn every_tool_answers_valid_structured_content(client: &Client, sandbo
         json!({"entityType": "Account", "id": account, "confirm": true}),
     )
     .await;
-    called.extend([
-        "create",
-        "update",
-        "link",
-        "unlink",
-        "add_note",
-        "update_kanban",
-        "draft_email",
-        "delete",
-    ]);
     assert!(
         sandbox.record("Account", &account).is_none(),
         "the account was deleted"
@@ -209,7 +188,9 @@ pub async fn every_tool_answers_valid_structured_content(client: &Client, sandbo
 
     let mut listed: Vec<&str> = schemas.keys().map(String::as_str).collect();
     listed.sort_unstable();
+    let mut called = called.into_inner().unwrap();
     called.sort_unstable();
+    called.dedup();
     assert_eq!(listed, called, "every listed tool was called");
 }
 
