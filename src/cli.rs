@@ -114,10 +114,12 @@ pub enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Prepare a real EspoCRM for trying espomcp, as its administrator (ESPOCRM_URL,
-    /// ESPOCRM_ADMIN_USER, ESPOCRM_ADMIN_PASSWORD): the "MCP Agent" role, an API user with it
-    /// (its key is printed on stdout once, by the run that creates it), demo users and demo
-    /// data. Safe to run again: it finds what exists. Progress goes to stderr.
+    /// Prepare a real EspoCRM for espomcp: role, API user, demo users and data (as admin).
+    ///
+    /// Needs ESPOCRM_URL, ESPOCRM_ADMIN_USER and ESPOCRM_ADMIN_PASSWORD. Creates the "MCP Agent"
+    /// role, an API user with it (its key is printed on stdout once, by the run that creates
+    /// it), demo users and demo data. Safe to run again: it finds what exists. Progress goes to
+    /// stderr.
     Seed {
         /// Delete what seed created (the records and users it marked) instead.
         #[arg(long)]
