@@ -17,19 +17,19 @@ use tokio::io::AsyncReadExt;
 
 use crate::common::{Era, PATIENCE, command, connect, eventually, sandbox, std_command};
 
-const TOKEN: &str = "test-token-0123456789abcdef";
+pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// `espomcp serve --http` as a child process on a free loopback port.
-struct HttpServer {
+pub struct HttpServer {
     child: tokio::process::Child,
-    url: String,
+    pub url: String,
     stderr: Arc<Mutex<Vec<u8>>>,
     _home: TempDir,
 }
 
 impl HttpServer {
     /// Starts with `args` before `serve` (e.g. `--demo`) and `env`; waits until it answers.
-    async fn start(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -72,7 +72,7 @@ impl HttpServer {
         server
     }
 
-    fn stderr(&self) -> String {
+    pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
@@ -104,7 +104,7 @@ impl HttpServer {
         self.child.id().expect("running")
     }
 
-    async fn terminate(&mut self) -> std::process::ExitStatus {
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()

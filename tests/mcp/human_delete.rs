@@ -625,3 +625,80 @@ async fn a_2026_confirmation_without_a_preview_asks_nobody() {
     assert_eq!(deletes(&sandbox), 0);
     server.stop().await;
 }
+
+/// Human mode over streamable HTTP. On 2026-07-28 the input-required round needs no
+/// server-to-client request, so it works over the stateless transport as over stdio. The
+/// handshake era asks with a server-to-client request during the call, which a stateless HTTP
+/// server cannot route back: the client gets the clear error and nothing is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_the_2026_round_deletes_and_the_handshake_says_it_cannot_ask() {
+    use crate::http::{HttpServer, TOKEN};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let sandbox = sandbox().await;
+    let mut server = HttpServer::start(
+        &[],
+        &[
+            ("ESPOCRM_URL", sandbox.url.as_str()),
+            ("ESPOCRM_API_KEY", sandbox.agent_api_key.as_str()),
+            ("SERVER_HTTP_TOKEN", TOKEN),
+            ("SERVER_DELETE_CONFIRMATION", "human"),
+            ("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", "0"),
+        ],
+    )
+    .await;
+    for era in [Era::Modern, Era::Legacy] {
+        let person = Person::new(era, Reply::Yes);
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(server.url.clone()).auth_header(TOKEN),
+        );
+        let client = match era {
+            Era::Legacy => person.clone().serve(transport).await,
+            Era::Modern => {
+                person
+                    .clone()
+                    .serve_with_lifecycle(
+                        transport,
+                        ClientLifecycleMode::Discover {
+                            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                        },
+                    )
+                    .await
+            }
+        }
+        .expect("the MCP session starts");
+        let id = account(&sandbox, &format!("Human over HTTP {era:?}")).await;
+        let call = |confirm: bool| {
+            tokio::time::timeout(
+                PATIENCE,
+                client.call_tool(delete_params("Account", &id, confirm)),
+            )
+        };
+        let preview = call(false).await.expect("answers").expect("a result");
+        success_of(&preview, "preview");
+        let before = deletes(&sandbox);
+        let confirmed = call(true).await.expect("answers").expect("a result");
+        match era {
+            Era::Modern => {
+                success_of(&confirmed, "confirm over HTTP on 2026-07-28");
+                assert_eq!(person.questions().len(), 1, "the person was asked once");
+                assert_eq!(deletes(&sandbox), before + 1);
+                assert!(sandbox.record("Account", &id).is_none(), "deleted");
+            }
+            Era::Legacy => {
+                let error = error_of(&confirmed, "confirm over HTTP on the handshake");
+                assert_eq!(error["code"], "HUMAN_CONFIRMATION_UNAVAILABLE", "{error:?}");
+                assert_eq!(deletes(&sandbox), before, "no DELETE");
+                assert!(sandbox.record("Account", &id).is_some(), "kept");
+            }
+        }
+        let _ = client.cancel().await;
+    }
+    assert_eq!(
+        server.terminate().await.code(),
+        Some(0),
+        "{}",
+        server.stderr()
+    );
+}
