@@ -273,6 +273,10 @@ impl Watch {
 
     /// Writes the line of a call that ended.
     pub fn finish(self, result: &Result<CallToolResponse, ErrorData>) {
+        // Not audited (a read tool, or no SERVER_AUDIT_LOG): nothing to copy out of the result.
+        if self.call.is_none() {
+            return;
+        }
         let outcome = match result {
             Ok(CallToolResponse::Complete(result)) => {
                 let content = result.structured_content.clone().unwrap_or(Value::Null);

@@ -15,13 +15,13 @@
 
 use espomcp_actors::{Action, EspoRequest};
 use rmcp::ErrorData;
-use rmcp::Json;
 use rmcp::model::{CompleteRequestParams, CompleteResult, CompletionInfo, JsonObject, Reference};
 use serde_json::{Value, json};
 
 use crate::error::ToolError;
 use crate::resources::{RECORD_TEMPLATE, RELATED_TEMPLATE, SCHEMA_TEMPLATE};
 use crate::server::EspoMcp;
+use crate::tools::Json;
 
 /// What one argument completes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,18 +107,19 @@ impl EspoMcp {
         let Json(schema) = self
             .get_schema(arguments(json!({ "entityType": entity_type })))
             .await?;
-        Ok(schema.links.into_iter().map(|l| l.name).collect())
+        Ok(schema_items(&schema.0.value, "links")
+            .filter_map(|l| l.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect())
     }
 
     async fn enum_options(&self, entity_type: &str, field: &str) -> Result<Vec<String>, ToolError> {
         let Json(schema) = self
             .get_schema(arguments(json!({ "entityType": entity_type })))
             .await?;
-        Ok(schema
-            .fields
-            .into_iter()
-            .filter(|f| f.name == field)
-            .flat_map(|f| f.options.unwrap_or_default())
+        Ok(schema_items(&schema.0.value, "fields")
+            .filter(|f| f.get("name").and_then(Value::as_str) == Some(field))
+            .filter_map(|f| f.get("options").and_then(Value::as_array))
+            .flatten()
             .filter_map(|o| o.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
             .collect())
     }
@@ -179,6 +180,15 @@ impl EspoMcp {
             .filter_map(|r| r["name"].as_str().map(str::to_owned))
             .collect())
     }
+}
+
+/// The items of `get_schema`'s `fields` or `links`.
+fn schema_items<'a>(schema: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    schema
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 fn arguments(value: Value) -> JsonObject {

@@ -10,16 +10,17 @@
 //! ids, the entity types the operator allows) holds on both paths: the parts of a URI become the
 //! tool's arguments, never a piece of a request path.
 
+use rmcp::ErrorData;
 use rmcp::model::{
     JsonObject, ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource,
     ResourceContents, ResourceTemplate,
 };
-use rmcp::{ErrorData, Json};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{ErrorCode, ToolError};
 use crate::server::EspoMcp;
+use crate::tools::Json;
 
 /// The scheme of every espomcp resource URI.
 pub const SCHEME: &str = "espocrm://";

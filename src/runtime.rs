@@ -91,6 +91,7 @@ impl Runtime {
         };
         let (audit, audit_guard) = crate::audit::AuditLog::open(config.server.audit_log.as_deref());
         let ctx = ToolContext {
+            schema_answers: Default::default(),
             gateway: gateway.clone(),
             metadata: metadata.clone(),
             max_limit: config.server.max_limit,

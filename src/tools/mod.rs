@@ -11,7 +11,8 @@ pub mod power;
 pub mod read;
 pub mod write;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use espomcp_actors::{DeleteConfirmations, EspoRequest, Gateway, MetadataCache, Schema};
 use rmcp::handler::server::tool::IntoCallToolResult;
@@ -50,6 +51,8 @@ pub struct ToolContext {
     pub entities: EntityFilter,
     /// `SERVER_AUDIT_LOG`: where write tool calls are recorded (off when not set).
     pub audit: crate::audit::AuditLog,
+    /// `get_schema`'s rendered answers for the current schema (see [`SchemaAnswers`]).
+    pub schema_answers: SchemaAnswers,
 }
 
 impl ToolContext {
@@ -97,6 +100,75 @@ impl ToolContext {
     /// The record's page in EspoCRM's web UI.
     pub fn record_url(&self, entity_type: &str, id: &str) -> String {
         format!("{}/#{entity_type}/view/{id}", self.site_url)
+    }
+}
+
+/// A tool's answer, as rmcp's `rmcp::Json<T>`: `structuredContent` and its compact JSON as the
+/// text. The difference is how the value is made: rmcp's serialises `T` into a new `Value`,
+/// which for records (already `Value`s) copies every field; [`Structured`] moves them in.
+/// `#[tool]` derives the output schema from a return type named `Json<T>`, so the tools'
+/// listing is the same as with rmcp's.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+/// An answer that can become `structuredContent` without a copy (see [`Json`]).
+pub trait Structured {
+    fn into_value(self) -> Value;
+
+    /// The tool result: the value and its compact JSON as the text.
+    fn into_result(self) -> CallToolResult
+    where
+        Self: Sized,
+    {
+        CallToolResult::structured(self.into_value())
+    }
+}
+
+impl<T: Structured> IntoCallToolResult for Json<T> {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        Ok(self.0.into_result().into())
+    }
+}
+
+/// `get_schema`'s answer for one entity type, rendered once per schema: the value and its
+/// text. The answer depends only on the schema (a new `Arc` after each fetch) and the entity
+/// type, so a warm call clones these instead of building and serialising every field again.
+#[derive(Debug)]
+pub struct RenderedSchema {
+    pub value: Value,
+    pub text: String,
+}
+
+/// The [`RenderedSchema`]s of the schema they were rendered from; a new schema (a refetch, an
+/// invalidation) starts an empty map, so an answer never outlives its schema.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaAnswers {
+    last: Arc<Mutex<Option<SchemaAnswerMap>>>,
+}
+
+type SchemaAnswerMap = (Arc<Schema>, HashMap<String, Arc<RenderedSchema>>);
+
+impl SchemaAnswers {
+    /// The answer for `entity_type` in `schema`, rendered by `render` when not yet known.
+    pub fn get_or_render(
+        &self,
+        schema: &Arc<Schema>,
+        entity_type: &str,
+        render: impl FnOnce() -> Value,
+    ) -> Arc<RenderedSchema> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let answers = match last.as_mut() {
+            Some((source, answers)) if Arc::ptr_eq(source, schema) => answers,
+            _ => &mut last.insert((schema.clone(), HashMap::new())).1,
+        };
+        if let Some(answer) = answers.get(entity_type) {
+            return answer.clone();
+        }
+        let value = render();
+        let text = value.to_string();
+        let answer = Arc::new(RenderedSchema { value, text });
+        answers.insert(entity_type.to_owned(), answer.clone());
+        answer
     }
 }
 
@@ -148,4 +220,51 @@ pub fn tool_order(name: &str) -> usize {
         .iter()
         .position(|n| *n == name)
         .unwrap_or(TOOL_ORDER.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture_schema() -> Arc<Schema> {
+        let metadata: Value =
+            serde_json::from_str(include_str!("../../actors/tests/fixtures/metadata.json"))
+                .expect("the metadata fixture is JSON");
+        let app_user: Value =
+            serde_json::from_str(include_str!("../../actors/tests/fixtures/app-user.json"))
+                .expect("the app-user fixture is JSON");
+        Arc::new(Schema::from_espo(&metadata, &app_user).expect("the fixtures make a schema"))
+    }
+
+    #[test]
+    fn should_render_a_schema_answer_once_per_schema_and_entity_type() {
+        let answers = SchemaAnswers::default();
+        let schema = fixture_schema();
+        let renders = std::cell::Cell::new(0);
+        let render = |name: &str| {
+            renders.set(renders.get() + 1);
+            serde_json::json!({"entityType": name, "fields": [], "links": []})
+        };
+        let first = answers.get_or_render(&schema, "Account", || render("Account"));
+        let again = answers.get_or_render(&schema, "Account", || render("Account"));
+        assert_eq!(renders.get(), 1);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(
+            first.text,
+            r#"{"entityType":"Account","fields":[],"links":[]}"#
+        );
+        assert_eq!(first.text, first.value.to_string());
+
+        let contact = answers.get_or_render(&schema, "Contact", || render("Contact"));
+        assert_eq!(renders.get(), 2);
+        assert_eq!(contact.value["entityType"], "Contact");
+
+        // A new schema (a refetch) renders again: no answer outlives its schema.
+        let refetched = fixture_schema();
+        let fresh = answers.get_or_render(&refetched, "Account", || render("Account"));
+        assert_eq!(renders.get(), 3);
+        assert!(!Arc::ptr_eq(&first, &fresh));
+        answers.get_or_render(&schema, "Account", || render("Account"));
+        assert_eq!(renders.get(), 4);
+    }
 }

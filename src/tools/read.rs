@@ -6,13 +6,15 @@
 //! 200 (403) all become precise error codes instead.
 
 use espomcp_actors::{Action, EntityType, EspoRequest, Field, Link};
-use rmcp::model::JsonObject;
-use rmcp::{Json, tool, tool_router};
+use std::sync::Arc;
+
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ToolContext, input_schema, parse_args};
+use super::{Json, RenderedSchema, Structured, ToolContext, input_schema, parse_args};
 use crate::error::ToolError;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
@@ -190,6 +192,57 @@ pub struct RecordPage {
 #[serde(transparent)]
 pub struct RecordOut(pub Map<String, Value>);
 
+impl Structured for EntityTypeList {
+    fn into_value(self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl Structured for RecordOut {
+    fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+impl Structured for RecordPage {
+    /// The fields in the struct's order, as serde writes them; the records are moved.
+    fn into_value(self) -> Value {
+        let mut page = Map::with_capacity(4);
+        page.insert("total".into(), self.total.into());
+        page.insert("offset".into(), self.offset.into());
+        page.insert("limit".into(), self.limit.into());
+        page.insert(
+            "list".into(),
+            Value::Array(self.list.into_iter().map(Value::Object).collect()),
+        );
+        Value::Object(page)
+    }
+}
+
+/// `get_schema`'s answer (a [`SchemaInfo`]), rendered once per schema and entity type.
+#[derive(Debug)]
+pub struct SchemaAnswer(pub Arc<RenderedSchema>);
+
+impl Serialize for SchemaAnswer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.value.serialize(serializer)
+    }
+}
+
+impl Structured for SchemaAnswer {
+    fn into_value(self) -> Value {
+        self.0.value.clone()
+    }
+
+    /// The cached text, not serialised again.
+    fn into_result(self) -> CallToolResult {
+        let mut result = CallToolResult::structured(Value::Null);
+        result.content = vec![ContentBlock::text(self.0.text.clone())];
+        result.structured_content = Some(self.0.value.clone());
+        result
+    }
+}
+
 fn label(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
@@ -224,32 +277,34 @@ fn link_info(link: &Link) -> LinkInfo {
     }
 }
 
-/// Reads EspoCRM's `{total, list}` answer into records with their web-UI `url`.
+/// Reads EspoCRM's `{total, list}` answer into records with their web-UI `url` (the records
+/// are moved out of the answer, not copied).
 fn records_with_urls(
     ctx: &ToolContext,
     entity_type: &str,
-    body: &Value,
+    mut body: Value,
 ) -> (i64, Vec<Map<String, Value>>) {
     let total = body.get("total").and_then(Value::as_i64).unwrap_or(0);
-    let list = body
-        .get("list")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| item.as_object().cloned())
-                .map(|mut record| {
-                    if let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_owned) {
-                        record.insert(
-                            "url".into(),
-                            Value::String(ctx.record_url(entity_type, &id)),
-                        );
-                    }
-                    record
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let list = match body.get_mut("list").map(Value::take) {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::Object(record) => Some(record),
+                _ => None,
+            })
+            .map(|mut record| {
+                let url = record
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(|id| ctx.record_url(entity_type, id));
+                if let Some(url) = url {
+                    record.insert("url".into(), Value::String(url));
+                }
+                record
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     (total, list)
 }
 
@@ -337,31 +392,40 @@ impl EspoMcp {
         name = "get_schema",
         description = "The fields (type, required, read-only, enum options, max length, default) and links of one entity type. Call it before filtering on, creating or updating records of that type.",
         input_schema = input_schema::<EntityTypeArgs>(),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<SchemaInfo>(),
         annotations(title = "Get entity schema", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     pub(crate) async fn get_schema(
         &self,
         arguments: JsonObject,
-    ) -> Result<Json<SchemaInfo>, ToolError> {
+    ) -> Result<Json<SchemaAnswer>, ToolError> {
         let args: EntityTypeArgs = parse_args("get_schema", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
-        Ok(Json(SchemaInfo {
-            entity_type: entity.name.clone(),
-            fields: entity
-                .fields
-                .values()
-                .filter(|f| !f.disabled && !entity.unreadable_fields.contains(&f.name))
-                .map(field_info)
-                .collect(),
-            // Links to entity types this server leaves out (SERVER_ENTITY_TYPES) are not shown.
-            links: entity
-                .links
-                .values()
-                .filter(|l| l.entity.as_deref().is_none_or(|e| !schema.is_excluded(e)))
-                .map(link_info)
-                .collect(),
-        }))
+        let answer = self
+            .ctx
+            .schema_answers
+            .get_or_render(&schema, &entity.name, || {
+                let info = SchemaInfo {
+                    entity_type: entity.name.clone(),
+                    fields: entity
+                        .fields
+                        .values()
+                        .filter(|f| !f.disabled && !entity.unreadable_fields.contains(&f.name))
+                        .map(field_info)
+                        .collect(),
+                    // Links to entity types this server leaves out (SERVER_ENTITY_TYPES) are
+                    // not shown.
+                    links: entity
+                        .links
+                        .values()
+                        .filter(|l| l.entity.as_deref().is_none_or(|e| !schema.is_excluded(e)))
+                        .map(link_info)
+                        .collect(),
+                };
+                serde_json::to_value(info).unwrap_or(Value::Null)
+            });
+        Ok(Json(SchemaAnswer(answer)))
     }
 
     #[tool(
@@ -390,7 +454,7 @@ impl EspoMcp {
         let mut request = EspoRequest::get([entity.name.as_str()]);
         request.query = query.to_pairs();
         let body = self.ctx.send(request).await?;
-        let (total, list) = records_with_urls(&self.ctx, &entity.name, &body);
+        let (total, list) = records_with_urls(&self.ctx, &entity.name, body);
         Ok(Json(RecordPage {
             total,
             offset,
@@ -419,7 +483,10 @@ impl EspoMcp {
             .send(EspoRequest::get([entity.name.as_str(), id]))
             .await
             .map_err(|e| not_found_as(e, &entity.name, id))?;
-        let mut record = body.as_object().cloned().unwrap_or_default();
+        let mut record = match body {
+            Value::Object(record) => record,
+            _ => Map::new(),
+        };
         if let Some(select) = select {
             let keep = select.attributes();
             record.retain(|k, _| k == "id" || keep.iter().any(|a| a == k));
@@ -468,7 +535,7 @@ impl EspoMcp {
             .send(request)
             .await
             .map_err(|e| not_found_as(e, &entity.name, id))?;
-        let (total, list) = records_with_urls(&self.ctx, &foreign.name, &body);
+        let (total, list) = records_with_urls(&self.ctx, &foreign.name, body);
         Ok(Json(RecordPage {
             total,
             offset,
