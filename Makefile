@@ -5,7 +5,7 @@ SANDBOX_LISTEN ?= 127.0.0.1:8080
 .PHONY: help build test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 build: ## Build every crate, release mode
 	$(CARGO) build --release --workspace
