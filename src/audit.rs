@@ -31,17 +31,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 
-/// The tools whose calls are audited.
-pub const WRITE_TOOLS: [&str; 8] = [
-    "create",
-    "update",
-    "delete",
-    "link",
-    "unlink",
-    "add_note",
-    "update_kanban",
-    "draft_email",
-];
+use crate::toolsets::Toolset;
 
 /// The longest name (entity type, field, id) written as given; longer ones are cut.
 const MAX_NAME: usize = 64;
@@ -250,9 +240,11 @@ struct Call {
 
 impl Watch {
     pub fn start(log: &AuditLog, request: &CallToolRequestParams) -> Watch {
-        let tool = WRITE_TOOLS
-            .iter()
-            .copied()
+        // Every tool outside the read family changes something, and is audited.
+        let tool = Toolset::ALL
+            .into_iter()
+            .filter(|toolset| *toolset != Toolset::Read)
+            .flat_map(|toolset| toolset.tools().iter().copied())
             .find(|tool| *tool == request.name.as_ref());
         let call = tool.filter(|_| log.is_on()).map(|tool| Call {
             tool,

@@ -133,10 +133,24 @@ where
         Implementation::new("espomcp-integration-tests", "0.0.0"),
     )
     .with_protocol_version(era.version());
+    connect_as(config, transport, era).await
+}
+
+/// Connects any client handler (e.g. one that answers elicitations) on `era`.
+pub async fn connect_as<H, T, E, A>(
+    handler: H,
+    transport: T,
+    era: Era,
+) -> RunningService<RoleClient, H>
+where
+    H: rmcp::ClientHandler,
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
     let started = match era {
-        Era::Legacy => config.serve(transport).await,
+        Era::Legacy => handler.serve(transport).await,
         Era::Modern => {
-            config
+            handler
                 .serve_with_lifecycle(
                     transport,
                     ClientLifecycleMode::Discover {

@@ -16,19 +16,17 @@ use espocrm_sandbox::Sandbox;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
     ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, InputRequest,
-    InputRequiredResult, InputResponses, JsonObject, ProtocolVersion,
+    InputRequiredResult, InputResponses, JsonObject,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{
-    ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData, RoleClient, ServiceExt,
-};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
 use crate::common::{
-    Direct, Era, PATIENCE, Server, command, error_of, sandbox, std_command, success_of,
+    Direct, Era, PATIENCE, Server, command, connect_as, error_of, sandbox, std_command, success_of,
 };
 
 /// How the person answers every question.
@@ -129,21 +127,7 @@ async fn start(sandbox: &Sandbox, person: Person, env: &[(&str, &str)]) -> Human
         .stderr(Stdio::inherit())
         .spawn()
         .expect("espomcp spawns");
-    let client = match person.era {
-        Era::Legacy => person.clone().serve(transport).await,
-        Era::Modern => {
-            person
-                .clone()
-                .serve_with_lifecycle(
-                    transport,
-                    ClientLifecycleMode::Discover {
-                        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                    },
-                )
-                .await
-        }
-    }
-    .expect("the MCP session starts");
+    let client = connect_as(person.clone(), transport, person.era).await;
     HumanServer {
         client,
         person,
@@ -653,21 +637,7 @@ async fn over_http_the_2026_round_deletes_and_the_handshake_says_it_cannot_ask()
         let transport = StreamableHttpClientTransport::from_config(
             StreamableHttpClientTransportConfig::with_uri(server.url.clone()).auth_header(TOKEN),
         );
-        let client = match era {
-            Era::Legacy => person.clone().serve(transport).await,
-            Era::Modern => {
-                person
-                    .clone()
-                    .serve_with_lifecycle(
-                        transport,
-                        ClientLifecycleMode::Discover {
-                            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                        },
-                    )
-                    .await
-            }
-        }
-        .expect("the MCP session starts");
+        let client = connect_as(person.clone(), transport, era).await;
         let id = account(&sandbox, &format!("Human over HTTP {era:?}")).await;
         let call = |confirm: bool| {
             tokio::time::timeout(
