@@ -557,7 +557,7 @@ pub(crate) fn classify(
         let body = if body.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
-            serde_json::from_slice(body).map_err(|error| UpstreamError::InvalidResponse {
+            crate::json::parse(body).map_err(|error| UpstreamError::InvalidResponse {
                 status,
                 message: match text("content-type") {
                     Some(kind) if !kind.contains("json") => {
@@ -574,7 +574,7 @@ pub(crate) fn classify(
         });
     }
     // Error bodies are JSON when EspoCRM has details, empty or HTML otherwise.
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let body = crate::json::parse(body).unwrap_or(Value::Null);
     let retry_after = text("retry-after")
         .and_then(|value| value.parse::<u64>().ok())
         .map(Duration::from_secs);

@@ -36,6 +36,7 @@ mod deletes;
 mod endpoint;
 mod error;
 mod gateway;
+mod json;
 mod metadata;
 mod prompts;
 mod retry;
