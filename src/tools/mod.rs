@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use espomcp_actors::{DeleteConfirmations, EspoRequest, Gateway, MetadataCache, Schema};
 use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::model::{CallToolResponse, CallToolResult, JsonObject};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -120,8 +120,25 @@ pub trait Structured {
     where
         Self: Sized,
     {
-        CallToolResult::structured(self.into_value())
+        structured(self.into_value())
     }
+}
+
+/// A result with `value` as `structuredContent` and its compact JSON as the text, as rmcp's
+/// `CallToolResult::structured`, whose text goes through `Display` (a formatter call per
+/// token): [`compact`] writes the bytes straight into one buffer, several times faster for a
+/// page of records.
+pub fn structured(value: Value) -> CallToolResult {
+    let mut result = CallToolResult::structured(Value::Null);
+    result.content = vec![ContentBlock::text(compact(&value))];
+    result.structured_content = Some(value);
+    result
+}
+
+/// `value`'s compact JSON, the same text as `value.to_string()`.
+pub fn compact(value: &Value) -> String {
+    // Writing a `Value` into a `Vec` cannot fail: its keys are strings.
+    serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 impl<T: Structured> IntoCallToolResult for Json<T> {
@@ -165,7 +182,7 @@ impl SchemaAnswers {
             return answer.clone();
         }
         let value = render();
-        let text = value.to_string();
+        let text = compact(&value);
         let answer = Arc::new(RenderedSchema { value, text });
         answers.insert(entity_type.to_owned(), answer.clone());
         answer
@@ -174,7 +191,9 @@ impl SchemaAnswers {
 
 impl IntoCallToolResult for ToolError {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
-        Ok(CallToolResult::structured_error(self.to_json()).into())
+        let mut result = structured(self.to_json());
+        result.is_error = Some(true);
+        Ok(result.into())
     }
 }
 

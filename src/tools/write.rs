@@ -21,7 +21,7 @@ use espomcp_actors::{
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
-use rmcp::model::{CallToolResponse, CallToolResult, JsonObject, ProtocolVersion};
+use rmcp::model::{CallToolResponse, JsonObject, ProtocolVersion};
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServiceError, tool, tool_router};
 use schemars::JsonSchema;
@@ -919,7 +919,7 @@ fn complete(outcome: DeleteOutcome) -> Result<CallToolResponse, ToolError> {
     let value = serde_json::to_value(outcome).map_err(|e| {
         ToolError::upstream_error(format!("the answer could not be encoded: {e}"), false)
     })?;
-    Ok(CallToolResult::structured(value).into())
+    Ok(super::structured(value).into())
 }
 
 /// Claims the caller's preview of the record, or says why there is none to claim.
