@@ -26,7 +26,7 @@
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -43,6 +43,7 @@ use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
+use std::io::{BufRead, Read, Write};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
 
@@ -154,22 +155,7 @@ impl Server {
         env: &[(&str, &str)],
     ) -> (Server, Duration) {
         let home = TempDir::new().expect("a temporary home");
-        let mut command = tokio::process::Command::new(binary);
-        for name in CONFIG_VARIABLES {
-            command.env_remove(name);
-        }
-        let command = command.configure(|c| {
-            c.env("HOME", home.path())
-                .env("XDG_CONFIG_HOME", home.path().join(".config"))
-                .current_dir(home.path())
-                .kill_on_drop(true)
-                .env("ESPOCRM_URL", &upstream.url)
-                .env("ESPOCRM_API_KEY", &upstream.api_key)
-                .env("LOGGING_LEVEL", "warn");
-            for (name, value) in env {
-                c.env(name, value);
-            }
-        });
+        let command = child_command(binary, upstream, env, &home);
         let started = Instant::now();
         let (transport, _) = TokioChildProcess::builder(command)
             .stderr(Stdio::null())
@@ -195,6 +181,204 @@ impl Server {
 
     async fn stop(self) {
         let _ = self.client.cancel().await;
+    }
+}
+
+/// The command that starts `binary` as a stdio server on `upstream`, with a home of its own and
+/// none of the developer's settings.
+fn child_command(
+    binary: &str,
+    upstream: &Upstream,
+    env: &[(&str, &str)],
+    home: &TempDir,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
+    for name in CONFIG_VARIABLES {
+        command.env_remove(name);
+    }
+    command.configure(|c| {
+        c.env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .current_dir(home.path())
+            .kill_on_drop(true)
+            .env("ESPOCRM_URL", &upstream.url)
+            .env("ESPOCRM_API_KEY", &upstream.api_key)
+            .env("LOGGING_LEVEL", "warn");
+        for (name, value) in env {
+            c.env(name, value);
+        }
+    })
+}
+
+/// `espomcp` as a child over stdio, driven by hand with blocking pipes: a call writes one
+/// JSON-RPC line and reads the answer's line as bytes, checking only its id and `isError`, as
+/// [`LeanHttp`] reads the upstream body. It runs on the bench's main thread, outside the tokio
+/// runtime, so a call costs the server, the pipe and two wake-ups, and no client machinery.
+/// The rmcp client ([`Server`]) adds its own tasks and its parsing of the answer (both copies)
+/// into typed values.
+struct LineClient {
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    line: Vec<u8>,
+    next_id: u64,
+    child: std::process::Child,
+    _home: TempDir,
+}
+
+impl LineClient {
+    fn start(binary: &str, upstream: &Upstream, env: &[(&str, &str)]) -> LineClient {
+        let home = TempDir::new().expect("a temporary home");
+        let mut child = child_command(binary, upstream, env, &home)
+            .as_std_mut()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("espomcp spawns");
+        let mut client = LineClient {
+            stdin: child.stdin.take().expect("a stdin pipe"),
+            stdout: std::io::BufReader::with_capacity(
+                256 * 1024,
+                child.stdout.take().expect("a stdout pipe"),
+            ),
+            line: Vec::with_capacity(256 * 1024),
+            next_id: 0,
+            child,
+            _home: home,
+        };
+        client.request(
+            "initialize",
+            json!({
+                "protocolVersion": ProtocolVersion::V_2025_11_25,
+                "capabilities": {},
+                "clientInfo": {"name": "espomcp-bench-lines", "version": "0.0.0"}
+            }),
+        );
+        client.write(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        client
+    }
+
+    fn write(&mut self, message: &Value) {
+        let mut bytes = serde_json::to_vec(message).expect("a JSON line");
+        bytes.push(b'\n');
+        self.stdin.write_all(&bytes).expect("stdin open");
+        self.stdin.flush().expect("stdin open");
+    }
+
+    /// Sends a request and reads its answer's line into `self.line`; panics on an answer to
+    /// another id or a JSON-RPC error.
+    fn request(&mut self, method: &str, params: Value) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.write(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.line.clear();
+        self.stdout
+            .read_until(b'\n', &mut self.line)
+            .expect("stdout open");
+        let head = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":");
+        assert!(
+            self.line.starts_with(head.as_bytes()),
+            "{method}: {}",
+            String::from_utf8_lossy(&self.line[..self.line.len().min(300)])
+        );
+    }
+
+    /// Calls a tool; panics unless its `isError` is `failing`.
+    fn call(&mut self, tool: &str, arguments: &Value, failing: bool) {
+        self.request("tools/call", json!({"name": tool, "arguments": arguments}));
+        let tail = &self.line[self.line.len().saturating_sub(64)..];
+        let expected: &[u8] = if failing {
+            b"\"isError\":true"
+        } else {
+            b"\"isError\":false"
+        };
+        assert!(
+            tail.windows(expected.len()).any(|w| w == expected),
+            "{tool}: {}",
+            String::from_utf8_lossy(tail)
+        );
+    }
+
+    fn run(&mut self, kind: Kind, args: &Value) {
+        match kind {
+            Kind::Ping => self.request("ping", json!({})),
+            Kind::ToolError => self.call("get_schema", args, true),
+            Kind::Tool(tool) => self.call(tool, args, false),
+        }
+    }
+}
+
+impl Drop for LineClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The line client's counterpart for the direct requests: HTTP/1.1 over one kept-alive
+/// loopback connection with blocking I/O, reading the body by its `Content-Length`, as
+/// [`LineClient`] reads a line. Plain `http://` only (the sandbox); `None` for TLS.
+struct LeanHttp {
+    stream: std::io::BufReader<std::net::TcpStream>,
+    host: String,
+    api_key: String,
+    body: Vec<u8>,
+}
+
+impl LeanHttp {
+    fn connect(upstream: &Upstream) -> Option<LeanHttp> {
+        let host = upstream
+            .url
+            .strip_prefix("http://")?
+            .split('/')
+            .next()?
+            .to_owned();
+        let stream = std::net::TcpStream::connect(&host).ok()?;
+        stream.set_nodelay(true).ok()?;
+        Some(LeanHttp {
+            stream: std::io::BufReader::with_capacity(256 * 1024, stream),
+            host,
+            api_key: upstream.api_key.clone(),
+            body: Vec::with_capacity(256 * 1024),
+        })
+    }
+
+    /// `GET url` (same host); panics unless the answer is a 2xx with a body.
+    fn get(&mut self, url: &str) {
+        let path = url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+            .expect("an http:// URL with a path");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nX-Api-Key: {}\r\nAccept: */*\r\n\r\n",
+            self.host, self.api_key
+        );
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .expect("the upstream is up");
+        let mut length = None;
+        let mut status = String::new();
+        self.stream.read_line(&mut status).expect("a status line");
+        assert!(status.starts_with("HTTP/1.1 2"), "{url}: {status}");
+        loop {
+            let mut header = String::new();
+            self.stream.read_line(&mut header).expect("a header");
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let length = length.expect("a Content-Length");
+        self.body.resize(length, 0);
+        self.stream
+            .read_exact(&mut self.body)
+            .expect("the whole body");
     }
 }
 
@@ -253,8 +437,12 @@ async fn direct(http: &reqwest::Client, url: &str) {
 struct Overhead {
     upstream: Upstream,
     server: Server,
-    /// The `ESPOMCP_BENCH_COMPARE` binary, when given.
-    compare: Option<Server>,
+    /// A second server of this binary, driven by the line client.
+    lines: Mutex<LineClient>,
+    /// The direct requests' counterpart of the line client (`None` unless `http://`).
+    lean: Option<Mutex<LeanHttp>>,
+    /// The `ESPOMCP_BENCH_COMPARE` binary, when given, driven by the line client.
+    compare: Option<Mutex<LineClient>>,
     http: reqwest::Client,
     get_args: Value,
     get_url: String,
@@ -295,32 +483,36 @@ fn overhead() -> &'static Overhead {
             // The default rate limit (10/s) would make every sequential call wait ~100 ms: it is
             // a deliberate throttle, not overhead, so it is off here.
             let (server, _) = Server::start(&upstream, NO_RATE_LIMIT).await;
-            let compare = match compare_binary() {
-                Some(binary) => Some(
-                    Server::start_binary(&binary, &upstream, NO_RATE_LIMIT)
-                        .await
-                        .0,
-                ),
-                None => None,
-            };
+            let mut lines = LineClient::start(BIN, &upstream, NO_RATE_LIMIT);
+            let mut compare =
+                compare_binary().map(|binary| LineClient::start(&binary, &upstream, NO_RATE_LIMIT));
+            let lean = LeanHttp::connect(&upstream);
+            let get_args = json!({"entityType": "Account", "id": id});
+            let search_args = json!({"entityType": "Account", "limit": 20});
+            let schema_args = json!({"entityType": "Opportunity"});
+            // Warm every path (the metadata cache in particular) once.
+            let peer = server.client.peer();
+            call(peer, "get", &get_args).await;
+            call(peer, "search", &search_args).await;
+            call(peer, "get_schema", &schema_args).await;
+            for client in std::iter::once(&mut lines).chain(compare.as_mut()) {
+                client.call("get", &get_args, false);
+                client.call("search", &search_args, false);
+                client.call("get_schema", &schema_args, false);
+            }
             let fixture = Overhead {
-                get_args: json!({"entityType": "Account", "id": id}),
+                get_args,
                 get_url: format!("{api}/Account/{id}"),
-                search_args: json!({"entityType": "Account", "limit": 20}),
+                search_args,
                 search_url: format!("{api}/Account?maxSize=20&offset=0"),
-                schema_args: json!({"entityType": "Opportunity"}),
+                schema_args,
                 upstream,
                 server,
-                compare,
+                lines: Mutex::new(lines),
+                lean: lean.map(Mutex::new),
+                compare: compare.map(Mutex::new),
                 http,
             };
-            // Warm every path (the metadata cache in particular) once.
-            for server in std::iter::once(&fixture.server).chain(&fixture.compare) {
-                let peer = server.client.peer();
-                call(peer, "get", &fixture.get_args).await;
-                call(peer, "search", &fixture.search_args).await;
-                call(peer, "get_schema", &fixture.schema_args).await;
-            }
             direct(&fixture.http, &fixture.get_url).await;
             fixture
         })
@@ -388,18 +580,22 @@ fn overhead_percentiles() {
         ("get_schema", Kind::Tool("get_schema"), &f.schema_args, None),
     ];
     for (label, kind, args, url) in kinds {
-        let (mut mcp, mut other, mut http) = (Vec::new(), Vec::new(), Vec::new());
+        let [mut mcp, mut lines, mut other, mut http, mut lean] = [const { Vec::new() }; 5];
+        let peer = f.server.client.peer();
+        let mut line_client = f.lines.lock().expect("the line client");
+        let mut lean_http = f.lean.as_ref().map(|l| l.lock().expect("the lean client"));
+        let mut compare = f
+            .compare
+            .as_ref()
+            .map(|c| c.lock().expect("the compared binary"));
+        // Two pairs, each interleaved call by call: the async clients on the runtime, then the
+        // blocking ones on this thread, outside it (mixing the two in one loop would make each
+        // blocking call follow a wake-up of the runtime's threads).
         rt.block_on(async {
-            let peer = f.server.client.peer();
             for _ in 0..PERCENTILE_N {
                 let t = Instant::now();
                 run_kind(peer, kind, args).await;
                 mcp.push(t.elapsed());
-                if let Some(compare) = &f.compare {
-                    let t = Instant::now();
-                    run_kind(compare.client.peer(), kind, args).await;
-                    other.push(t.elapsed());
-                }
                 if let Some(url) = url {
                     let t = Instant::now();
                     direct(&f.http, url).await;
@@ -407,26 +603,50 @@ fn overhead_percentiles() {
                 }
             }
         });
-        let (m50, m99) = p50_p99(&mut mcp);
-        let mut line = format!("{label:<10} mcp p50 {m50:>8.1} µs  p99 {m99:>8.1} µs");
-        if http.is_empty() {
-            line.push_str("  (no upstream request)");
-        } else {
-            let (h50, h99) = p50_p99(&mut http);
-            line.push_str(&format!(
-                " | direct p50 {h50:>8.1} µs  p99 {h99:>8.1} µs | added p50 {:>8.1} µs  p99 {:>8.1} µs",
-                m50 - h50,
-                m99 - h99
-            ));
+        for _ in 0..PERCENTILE_N {
+            let t = Instant::now();
+            line_client.run(kind, args);
+            lines.push(t.elapsed());
+            if let Some(compare) = compare.as_mut() {
+                let t = Instant::now();
+                compare.run(kind, args);
+                other.push(t.elapsed());
+            }
+            if let (Some(url), Some(lean_http)) = (url, lean_http.as_mut()) {
+                let t = Instant::now();
+                lean_http.get(url);
+                lean.push(t.elapsed());
+            }
         }
-        println!("{line}");
+        let pairs = [
+            ("rmcp client", &mut mcp, "reqwest", &mut http),
+            ("line client", &mut lines, "lean HTTP", &mut lean),
+        ];
+        for (client, samples, direct_client, direct) in pairs {
+            let (m50, m99) = p50_p99(samples);
+            let mut line = format!("{label:<10} {client}: p50 {m50:>8.1} µs  p99 {m99:>8.1} µs");
+            if url.is_none() {
+                line.push_str("  (no upstream request)");
+            } else if direct.is_empty() {
+                line.push_str(&format!("  ({direct_client}: not measured)"));
+            } else {
+                let (h50, h99) = p50_p99(direct);
+                line.push_str(&format!(
+                    " | direct ({direct_client}) p50 {h50:>8.1} µs  p99 {h99:>8.1} µs | added p50 {:>8.1} µs  p99 {:>8.1} µs",
+                    m50 - h50,
+                    m99 - h99
+                ));
+            }
+            println!("{line}");
+        }
         if !other.is_empty() {
+            let (l50, l99) = p50_p99(&mut lines);
             let (o50, o99) = p50_p99(&mut other);
             println!(
-                "{:<10} compared binary: p50 {o50:>8.1} µs  p99 {o99:>8.1} µs; this one / that one: p50 {:.2}, p99 {:.2}",
+                "{:<10} compared binary (line client): p50 {o50:>8.1} µs  p99 {o99:>8.1} µs; this one / that one: p50 {:.2}, p99 {:.2}",
                 "",
-                m50 / o50,
-                m99 / o99
+                l50 / o50,
+                l99 / o99
             );
         }
     }
@@ -443,23 +663,62 @@ fn bench_overhead(c: &mut Criterion) {
         b.to_async(rt)
             .iter(|| call(f.server.client.peer(), "get", &f.get_args))
     });
+    group.bench_function(BenchmarkId::new("get", "lines"), |b| {
+        let f = overhead();
+        b.iter(|| {
+            f.lines
+                .lock()
+                .expect("lines")
+                .call("get", &f.get_args, false)
+        })
+    });
     group.bench_function(BenchmarkId::new("get", "direct"), |b| {
         let f = overhead();
         b.to_async(rt).iter(|| direct(&f.http, &f.get_url))
     });
+    if let Some(lean) = &overhead().lean {
+        group.bench_function(BenchmarkId::new("get", "direct_lean"), |b| {
+            let f = overhead();
+            b.iter(|| lean.lock().expect("lean").get(&f.get_url))
+        });
+    }
     group.bench_function(BenchmarkId::new("search20", "mcp"), |b| {
         let f = overhead();
         b.to_async(rt)
             .iter(|| call(f.server.client.peer(), "search", &f.search_args))
     });
+    group.bench_function(BenchmarkId::new("search20", "lines"), |b| {
+        let f = overhead();
+        b.iter(|| {
+            f.lines
+                .lock()
+                .expect("lines")
+                .call("search", &f.search_args, false)
+        })
+    });
     group.bench_function(BenchmarkId::new("search20", "direct"), |b| {
         let f = overhead();
         b.to_async(rt).iter(|| direct(&f.http, &f.search_url))
     });
+    if let Some(lean) = &overhead().lean {
+        group.bench_function(BenchmarkId::new("search20", "direct_lean"), |b| {
+            let f = overhead();
+            b.iter(|| lean.lock().expect("lean").get(&f.search_url))
+        });
+    }
     group.bench_function(BenchmarkId::new("get_schema_warm", "mcp"), |b| {
         let f = overhead();
         b.to_async(rt)
             .iter(|| call(f.server.client.peer(), "get_schema", &f.schema_args))
+    });
+    group.bench_function(BenchmarkId::new("get_schema_warm", "lines"), |b| {
+        let f = overhead();
+        b.iter(|| {
+            f.lines
+                .lock()
+                .expect("lines")
+                .call("get_schema", &f.schema_args, false)
+        })
     });
     group.finish();
     if bench_mode() && selected("overhead") {
