@@ -2,13 +2,18 @@
 //!
 //! Groups:
 //! - `overhead`: `get`, `search` (20 records) and warm `get_schema` as MCP tool calls through the
-//!   real binary over stdio, beside the same upstream HTTP request made directly with reqwest.
-//!   Besides criterion's estimates, `cargo bench` prints p50/p99 of N = 2,000 interleaved
-//!   calls of each kind, and the added time; and, as the floor no tool call can go below, the
-//!   same figures for an MCP `ping` and for the smallest tool answer (`get_schema` of an unknown
-//!   entity type: a cached schema lookup and a short error, no upstream request). With
-//!   `ESPOMCP_BENCH_COMPARE=/path/to/another/espomcp` the percentiles also run that binary,
-//!   interleaved call by call with this one, and print the ratio: an A/B within one run.
+//!   real binary over stdio, beside the same upstream HTTP request made directly. Two pairs of
+//!   clients: rmcp's client beside reqwest (what an application would use), and a blocking line
+//!   client ([`LineClient`]: write a line, read a line) beside a blocking HTTP/1.1 client
+//!   ([`LeanHttp`]), which measure the server and the transport with the least client work.
+//!   Besides criterion's estimates, `cargo bench` prints p50/p99 of N = 2,000 calls of each
+//!   kind, each pair interleaved call by call, and the added time; and, as the floor no tool
+//!   call can go below, the same for an MCP `ping` and for the smallest tool answer
+//!   (`get_schema` of an unknown entity type). With `ESPOMCP_BENCH_COMPARE=/path/to/another/
+//!   espomcp` the line client also runs that binary, interleaved call by call with this one,
+//!   and prints the ratio: an A/B within one run.
+//! - `answer`: the server's JSON work for one `search` answer of 20 records, step by step, in
+//!   process (parse, text copy, the JSON-RPC line, freeing the page).
 //! - `throughput`: 16 concurrent callers on one stdio connection (rate limit off,
 //!   max_concurrent 16); then max_concurrent 4 with 20 ms of sandbox latency (bound: 200/s).
 //! - `startup`: spawn to the `initialize` reply; the child's RSS idle, after 5,000 and 10,000
@@ -17,8 +22,8 @@
 //!
 //! Everything runs on loopback against an in-process sandbox. With `ESPOCRM_URL` and
 //! `ESPOCRM_API_KEY` set, `overhead` and `startup` run against that EspoCRM instead (read-only
-//! calls on the first Account it lists); `throughput` and the footprint need the sandbox (fault
-//! injection, 10,000 calls) and are skipped.
+//! calls on the first Account it lists; the lean HTTP client only for `http://`); `throughput`
+//! and the footprint need the sandbox (fault injection, 10,000 calls) and are skipped.
 //!
 //! The extra measurements (percentiles, calls/s, RSS) run only in bench mode (`--bench`), so
 //! `cargo test --benches` and `cargo nextest run --all-targets` only smoke-test each routine once.
@@ -993,9 +998,89 @@ fn bench_validators(c: &mut Criterion) {
     group.finish();
 }
 
+/// A page of 20 Accounts as the sandbox answers `GET Account?maxSize=20` (21 KB).
+fn account_page() -> Vec<u8> {
+    runtime().block_on(async {
+        let sandbox = Sandbox::start().await.expect("the sandbox starts");
+        let body = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/Account?maxSize=20&offset=0",
+                sandbox.url
+            ))
+            .header("x-api-key", &sandbox.agent_api_key)
+            .send()
+            .await
+            .expect("the sandbox answers")
+            .bytes()
+            .await
+            .expect("a body");
+        body.to_vec()
+    })
+}
+
+/// The JSON-RPC line rmcp writes for a result (its codec: `serde_json::to_writer` into a buffer).
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    jsonrpc: &'static str,
+    id: u64,
+    result: &'a rmcp::model::CallToolResult,
+}
+
+/// The server's JSON work for one `search` answer of 20 records, step by step, in process:
+/// what the added time of `search` is made of (see BENCHMARKS.md).
+fn bench_answer(c: &mut Criterion) {
+    let body = account_page();
+    let page: Value = serde_json::from_slice(&body).expect("a JSON page");
+    let result = espomcp::tools::structured(page.clone());
+    let mut group = c.benchmark_group("answer");
+    group.sample_size(50);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("parse_serde_json", |b| {
+        b.iter(|| serde_json::from_slice::<Value>(std::hint::black_box(&body)).expect("JSON"))
+    });
+    group.bench_function("parse_espomcp", |b| {
+        b.iter(|| espomcp_actors::parse_json(std::hint::black_box(&body)).expect("JSON"))
+    });
+    group.bench_function("text_display", |b| {
+        b.iter(|| std::hint::black_box(&page).to_string())
+    });
+    group.bench_function("text_espomcp", |b| {
+        b.iter(|| espomcp::tools::compact(std::hint::black_box(&page)))
+    });
+    group.bench_function("encode_jsonrpc_line", |b| {
+        b.iter(|| {
+            serde_json::to_vec(&Envelope {
+                jsonrpc: "2.0",
+                id: 1,
+                result: std::hint::black_box(&result),
+            })
+            .expect("a line")
+        })
+    });
+    group.bench_function("drop_page", |b| {
+        b.iter_batched(|| page.clone(), drop, criterion::BatchSize::SmallInput)
+    });
+    group.bench_function("whole_answer", |b| {
+        b.iter(|| {
+            let page = espomcp_actors::parse_json(std::hint::black_box(&body)).expect("JSON");
+            let result = espomcp::tools::structured(page);
+            serde_json::to_vec(&Envelope {
+                jsonrpc: "2.0",
+                id: 1,
+                result: &result,
+            })
+            .expect("a line")
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_validators,
+    bench_answer,
     bench_overhead,
     bench_throughput,
     bench_startup

@@ -48,6 +48,7 @@ pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete, PreviewStatu
 pub use endpoint::{build_url, normalize_base_url};
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};
+pub use json::parse as parse_json;
 pub use metadata::MetadataCache;
 pub use prompts::{PromptArgumentInfo, PromptError, PromptInfo, PromptStore, RenderedPrompt};
 pub use retry::RetryPolicy;
