@@ -10,13 +10,8 @@
 //! The schema is one value fetched in one piece, so expiry is a single deadline kept by the actor
 //! rather than a keyed cache: there is nothing to evict, and one mailbox already serialises
 //! lookups, fetches and expiry.
-//!
-//! The actor also publishes the fresh schema with its deadline, so a lookup that would be
-//! answered at once reads it there instead of making a round trip through the mailbox (every
-//! tool call looks the schema up). Only the actor puts a schema there; `invalidate` may empty
-//! it. A lookup that finds nothing fresh there asks the actor, as before.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
@@ -36,34 +31,11 @@ const REPLY_MARGIN: Duration = Duration::from_secs(5);
 
 type SchemaResult = Result<Arc<Schema>, UpstreamError>;
 
-/// A schema and the moment it stops being served.
-type Fresh = (Arc<Schema>, Instant);
-
-/// The schema the actor last fetched and the moment it stops being served, as the actor
-/// published it (see the module's documentation).
-#[derive(Debug, Clone, Default)]
-struct Published(Arc<RwLock<Option<Fresh>>>);
-
-impl Published {
-    fn fresh(&self) -> Option<Arc<Schema>> {
-        let published = self.0.read().unwrap_or_else(|e| e.into_inner());
-        match &*published {
-            Some((schema, expires_at)) if Instant::now() < *expires_at => Some(Arc::clone(schema)),
-            _ => None,
-        }
-    }
-
-    fn set(&self, value: Option<Fresh>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = value;
-    }
-}
-
 /// The callers' handle to the metadata cache actor.
 #[derive(Debug, Clone)]
 pub struct MetadataCache {
     actor: ActorRef<MetadataMsg>,
     reply_timeout: Duration,
-    published: Published,
 }
 
 impl MetadataCache {
@@ -73,13 +45,7 @@ impl MetadataCache {
         ttl: Duration,
     ) -> Result<(Self, JoinHandle<()>), SpawnError> {
         let reply_timeout = gateway.reply_timeout() + REPLY_MARGIN;
-        let published = Published::default();
-        let args = MetadataArgs {
-            gateway,
-            ttl,
-            published: published.clone(),
-        };
-        let (actor, join) = Actor::spawn(None, MetadataActor, args)
+        let (actor, join) = Actor::spawn(None, MetadataActor, MetadataArgs { gateway, ttl })
             .await
             .map_err(|error| SpawnError::Actor {
                 actor: ACTOR_NAME,
@@ -89,7 +55,6 @@ impl MetadataCache {
             Self {
                 actor,
                 reply_timeout,
-                published,
             },
             join,
         ))
@@ -97,9 +62,6 @@ impl MetadataCache {
 
     /// The current schema, fetched first if there is none or it has expired.
     pub async fn schema(&self) -> Result<Arc<Schema>, UpstreamError> {
-        if let Some(schema) = self.published.fresh() {
-            return Ok(schema);
-        }
         let outcome = self
             .actor
             .call(MetadataMsg::Get, Some(self.reply_timeout))
@@ -121,7 +83,6 @@ impl MetadataCache {
     /// Forgets the schema, so the next lookup fetches it again (e.g. after an admin changed
     /// fields). A fetch already under way still answers its waiters.
     pub fn invalidate(&self) {
-        self.published.set(None);
         // Fails only when the actor is gone, and then there is nothing to forget.
         let _ = self.actor.cast(MetadataMsg::Invalidate);
     }
@@ -136,7 +97,6 @@ pub(crate) struct MetadataActor;
 pub(crate) struct MetadataArgs {
     gateway: Gateway,
     ttl: Duration,
-    published: Published,
 }
 
 pub(crate) enum MetadataMsg {
@@ -149,11 +109,10 @@ pub(crate) enum MetadataMsg {
 pub(crate) struct MetadataState {
     gateway: Gateway,
     ttl: Duration,
-    cached: Option<Fresh>,
+    /// The schema and the moment it stops being served.
+    cached: Option<(Arc<Schema>, Instant)>,
     /// `Some` while a fetch is under way: the callers waiting for it.
     waiting: Option<Vec<RpcReplyPort<SchemaResult>>>,
-    /// Where `cached` is published for lookups that need no message.
-    published: Published,
 }
 
 impl Actor for MetadataActor {
@@ -171,7 +130,6 @@ impl Actor for MetadataActor {
             ttl: args.ttl,
             cached: None,
             waiting: None,
-            published: args.published,
         })
     }
 
@@ -209,7 +167,6 @@ impl Actor for MetadataActor {
             MetadataMsg::Fetched(result) => {
                 if let Ok(schema) = &result {
                     state.cached = Some((Arc::clone(schema), Instant::now() + state.ttl));
-                    state.published.set(state.cached.clone());
                 }
                 if let Err(error) = &result {
                     tracing::warn!(%error, "fetching EspoCRM metadata failed");
@@ -218,10 +175,7 @@ impl Actor for MetadataActor {
                     let _ = reply.send(result.clone());
                 }
             }
-            MetadataMsg::Invalidate => {
-                state.cached = None;
-                state.published.set(None);
-            }
+            MetadataMsg::Invalidate => state.cached = None,
         }
         Ok(())
     }
