@@ -244,7 +244,10 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddlewa
 
 pub(crate) struct GatewayState {
     /// Holds the `X-Api-Key` default header; tasks get clones (a handle to the same pool).
-    client: Client,
+    /// Made for the first request, not at start: setting up TLS touches about a megabyte of
+    /// code and data that a server nobody has called yet does not need (BENCHMARKS.md).
+    client: Option<Client>,
+    client_settings: ClientSettings,
     base_url: Url,
     /// `None` when rate limiting is off.
     limiter: Option<Limiter>,
@@ -260,6 +263,25 @@ pub(crate) struct GatewayState {
     wake_up_pending: bool,
     sent: u64,
     retried: u64,
+}
+
+/// What the HTTP client is made with.
+pub(crate) struct ClientSettings {
+    default_headers: HeaderMap,
+    connect_timeout: Duration,
+    verify_tls: bool,
+}
+
+impl ClientSettings {
+    fn build(&self) -> Result<Client, reqwest::Error> {
+        Client::builder()
+            .default_headers(self.default_headers.clone())
+            .connect_timeout(self.connect_timeout)
+            // A redirect to another host would carry the API key with it.
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_danger_accept_invalid_certs(!self.verify_tls)
+            .build()
+    }
 }
 
 /// A request with everything needed to attempt it, and the caller waiting for it.
@@ -295,13 +317,11 @@ impl Actor for GatewayActor {
         let mut default_headers = HeaderMap::new();
         default_headers.insert(HeaderName::from_static("x-api-key"), api_key);
         default_headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        let client = Client::builder()
-            .default_headers(default_headers)
-            .connect_timeout(config.connect_timeout)
-            // A redirect to another host would carry the API key with it.
-            .redirect(reqwest::redirect::Policy::none())
-            .tls_danger_accept_invalid_certs(!config.verify_tls)
-            .build()?;
+        let client_settings = ClientSettings {
+            default_headers,
+            connect_timeout: config.connect_timeout,
+            verify_tls: config.verify_tls,
+        };
         if !config.verify_tls {
             tracing::warn!("TLS certificate verification is off for {base_url}");
         }
@@ -309,7 +329,8 @@ impl Actor for GatewayActor {
             .rate_limit
             .map(|rate| RateLimiter::direct_with_clock(rate.quota(), MonotonicClock));
         Ok(GatewayState {
-            client,
+            client: None,
+            client_settings,
             base_url,
             limiter,
             max_concurrent: config.max_concurrent.get(),
@@ -401,14 +422,33 @@ impl GatewayState {
         }
     }
 
+    /// The HTTP client, made now if this is the first request.
+    fn client(&mut self) -> Result<Client, reqwest::Error> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        let client = self.client_settings.build()?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
     fn start(&mut self, mut job: Job, myself: ActorRef<GatewayMsg>) {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(error) => {
+                // Nothing was sent; the next request tries to make the client again.
+                let _ = job.reply.send(Err(UpstreamError::Connection {
+                    message: format!("the HTTP client could not be set up: {error}"),
+                }));
+                return;
+            }
+        };
         self.in_flight += 1;
         self.sent += 1;
         if job.attempts > 0 {
             self.retried += 1;
         }
         job.attempts += 1;
-        let client = self.client.clone();
         let timeout = self.request_timeout;
         let retry = self.retry.clone();
         // Made before the task so that even a task dropped unpolled gives its slot back.
