@@ -906,18 +906,30 @@ fn bench_startup(c: &mut Criterion) {
         }
         println!("\n== footprint (VmRSS of the child) ==");
         rt.block_on(async {
-            let mut starts: Vec<Duration> = Vec::new();
+            // Idle RSS varies by a few hundred KiB from start to start (which code pages the
+            // start touches), so it is the median of the same 20 starts.
+            let (mut starts, mut idle_rss): (Vec<Duration>, Vec<u64>) = (Vec::new(), Vec::new());
             for _ in 0..20 {
                 let (server, elapsed) = Server::start(up, &[]).await;
                 starts.push(elapsed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                idle_rss.extend(rss_kib(server.pid));
                 server.stop().await;
             }
             starts.sort();
+            idle_rss.sort();
             println!(
                 "spawn to initialize reply, 20 starts: p50 {:.2} ms, max {:.2} ms",
                 starts[9].as_secs_f64() * 1e3,
                 starts[19].as_secs_f64() * 1e3
             );
+            if let (Some(min), Some(max)) = (idle_rss.first(), idle_rss.last()) {
+                println!(
+                    "RSS idle (200 ms after initialize), {} starts: median {} KiB, min {min} KiB, max {max} KiB",
+                    idle_rss.len(),
+                    idle_rss[(idle_rss.len() - 1) / 2]
+                );
+            }
             let (server, _) = Server::start(up, NO_RATE_LIMIT).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
             let idle = rss_kib(server.pid);
@@ -940,7 +952,7 @@ fn bench_startup(c: &mut Criterion) {
             let at_10000 = rss_kib(server.pid);
             let show = |v: Option<u64>| v.map_or("n/a".to_owned(), |k| format!("{k} KiB"));
             println!(
-                "RSS idle {}, after 5,000 calls {}, after 10,000 calls {}; growth 5,000→10,000: {}",
+                "the long-running server: RSS idle {}, after 5,000 calls {}, after 10,000 calls {}; growth 5,000→10,000: {}",
                 show(idle),
                 show(at_5000),
                 show(at_10000),
