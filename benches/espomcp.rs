@@ -151,16 +151,8 @@ struct Server {
 
 impl Server {
     async fn start(upstream: &Upstream, env: &[(&str, &str)]) -> (Server, Duration) {
-        Server::start_binary(BIN, upstream, env).await
-    }
-
-    async fn start_binary(
-        binary: &str,
-        upstream: &Upstream,
-        env: &[(&str, &str)],
-    ) -> (Server, Duration) {
         let home = TempDir::new().expect("a temporary home");
-        let command = child_command(binary, upstream, env, &home);
+        let command = child_command(BIN, upstream, env, &home);
         let started = Instant::now();
         let (transport, _) = TokioChildProcess::builder(command)
             .stderr(Stdio::null())

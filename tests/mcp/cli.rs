@@ -185,15 +185,21 @@ fn check_prints_ok_lines() {
     }
 }
 
-#[test]
-fn check_reports_a_wrong_key() {
-    // A sandbox in a thread of its own, since this is a plain (synchronous) test.
+/// A sandbox served by a runtime thread of its own, for plain (synchronous) tests. Keep the
+/// runtime alive as long as the sandbox is used.
+fn sandbox_in_a_thread() -> (tokio::runtime::Runtime, espocrm_sandbox::Sandbox) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap();
+        .expect("a runtime");
     let sandbox = runtime.block_on(crate::common::sandbox());
+    (runtime, sandbox)
+}
+
+#[test]
+fn check_reports_a_wrong_key() {
+    let (runtime, sandbox) = sandbox_in_a_thread();
     let output = run(
         &["check"],
         &[
@@ -216,12 +222,7 @@ fn check_reports_a_wrong_key() {
 
 #[test]
 fn check_explains_a_wrong_address_and_a_closed_port() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sandbox = runtime.block_on(crate::common::sandbox());
+    let (runtime, sandbox) = sandbox_in_a_thread();
     let inside = format!("{}/crm", sandbox.url);
     // A port nothing listens on: bind one, then let it go.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

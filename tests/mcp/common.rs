@@ -94,6 +94,18 @@ pub async fn sandbox() -> Sandbox {
     Sandbox::start().await.expect("the sandbox starts")
 }
 
+/// A fresh sandbox without demo data: the recorded users and roles only (what `espomcp seed`
+/// meets on a new EspoCRM).
+pub async fn empty_sandbox() -> Sandbox {
+    let config = espocrm_sandbox::SandboxConfig {
+        demo_data: false,
+        ..Default::default()
+    };
+    Sandbox::start_with(config, "127.0.0.1:0")
+        .await
+        .expect("the sandbox starts")
+}
+
 /// A `tokio` command for the binary with a clean environment: no settings of the developer's,
 /// and a home and config directory of its own (so no user config file is read).
 pub fn command(home: &Path) -> tokio::process::Command {
@@ -388,6 +400,56 @@ pub fn error_of(result: &CallToolResult, what: &str) -> Map<String, Value> {
     }
     assert!(error["retryable"].is_boolean(), "{what}: {error:?}");
     error
+}
+
+/// The entity type names of a `list_entity_types` answer (or the `espocrm://entity-types`
+/// resource), in order.
+pub fn entity_type_names(answer: &Value) -> Vec<String> {
+    answer["entityTypes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no entityTypes in {answer}"))
+        .iter()
+        .map(|t| t["name"].as_str().expect("a name").to_owned())
+        .collect()
+}
+
+/// The arguments of a `delete` call.
+pub fn delete_params(entity_type: &str, id: &str, confirm: bool) -> CallToolRequestParams {
+    let arguments: JsonObject = json!({"entityType": entity_type, "id": id, "confirm": confirm})
+        .as_object()
+        .cloned()
+        .expect("an object");
+    CallToolRequestParams::new("delete").with_arguments(arguments)
+}
+
+/// Sends `callers` confirmations of the same delete at once; each answer must be a deletion or
+/// `DELETE_NOT_CONFIRMED`. Returns (deleted, refused).
+pub async fn confirm_concurrently(
+    peer: &rmcp::Peer<RoleClient>,
+    entity_type: &str,
+    id: &str,
+    callers: usize,
+) -> (usize, usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..callers {
+        let peer = peer.clone();
+        let params = delete_params(entity_type, id, true);
+        tasks.spawn(async move { peer.call_tool(params).await });
+    }
+    let (mut deleted, mut refused) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.expect("the task ran").expect("no protocol error");
+        if result.is_error == Some(true) {
+            let error = error_of(&result, "a concurrent confirmation");
+            assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+            refused += 1;
+        } else {
+            let outcome = success_of(&result, "a concurrent confirmation");
+            assert_eq!(outcome["status"], "deleted");
+            deleted += 1;
+        }
+    }
+    (deleted, refused)
 }
 
 /// The list of a page, as objects.

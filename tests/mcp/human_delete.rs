@@ -16,17 +16,17 @@ use espocrm_sandbox::Sandbox;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
     ElicitRequestParams, ElicitResult, ElicitationAction, Implementation, InputRequest,
-    InputRequiredResult, InputResponses, JsonObject,
+    InputRequiredResult, InputResponses,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::task::JoinSet;
 
 use crate::common::{
-    Direct, Era, PATIENCE, Server, command, connect_as, error_of, sandbox, std_command, success_of,
+    Direct, Era, PATIENCE, Server, command, confirm_concurrently, connect_as, delete_params,
+    error_of, sandbox, std_command, success_of,
 };
 
 /// How the person answers every question.
@@ -133,14 +133,6 @@ async fn start(sandbox: &Sandbox, person: Person, env: &[(&str, &str)]) -> Human
         person,
         _home: home,
     }
-}
-
-fn delete_params(entity_type: &str, id: &str, confirm: bool) -> CallToolRequestParams {
-    let arguments: JsonObject = json!({"entityType": entity_type, "id": id, "confirm": confirm})
-        .as_object()
-        .cloned()
-        .expect("an object");
-    CallToolRequestParams::new("delete").with_arguments(arguments)
 }
 
 impl HumanServer {
@@ -313,24 +305,7 @@ async fn concurrent_confirmations_ask_once_and_delete_once() {
     let id = account(&sandbox, "Humantest Contested Oy").await;
     let server = start(&sandbox, Person::new(Era::Legacy, Reply::Yes), &[]).await;
     server.preview(&id).await;
-    let mut tasks = JoinSet::new();
-    for _ in 0..8 {
-        let peer = server.client.peer().clone();
-        let params = delete_params("Account", &id, true);
-        tasks.spawn(async move { peer.call_tool(params).await });
-    }
-    let (mut deleted, mut refusals) = (0, 0);
-    while let Some(joined) = tasks.join_next().await {
-        let result = joined.expect("the task ran").expect("no protocol error");
-        if result.is_error == Some(true) {
-            let error = error_of(&result, "a concurrent confirmation");
-            assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
-            refusals += 1;
-        } else {
-            assert_eq!(success_of(&result, "the winner")["status"], "deleted");
-            deleted += 1;
-        }
-    }
+    let (deleted, refusals) = confirm_concurrently(server.client.peer(), "Account", &id, 8).await;
     assert_eq!((deleted, refusals), (1, 7));
     assert_eq!(
         server.person.questions().len(),

@@ -14,11 +14,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use espocrm_sandbox::{Sandbox, SandboxConfig};
 use espomcp::seed;
 use serde_json::{Value, json};
 
-use crate::common::{Era, Server, rows, total};
+use crate::common::{Era, Server, empty_sandbox, entity_type_names, rows, total};
 use crate::seed::run_seed;
 
 /// Where the scenarios run.
@@ -31,13 +30,7 @@ struct Upstream {
 
 #[tokio::test]
 async fn against_a_seeded_sandbox() {
-    let config = SandboxConfig {
-        demo_data: false,
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start_with(config, "127.0.0.1:0")
-        .await
-        .expect("the sandbox starts");
+    let sandbox = empty_sandbox().await;
     assert_eq!(sandbox.count("Account"), 0, "no data but seed's");
     let run = run_seed(&sandbox, &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -147,12 +140,7 @@ async fn cleanup(server: &Server, entity: &str, id: &str) {
 /// The read tools, on what seed made.
 async fn read_scenario(server: &Server) {
     let types = server.ok("list_entity_types", json!({})).await;
-    let names: Vec<String> = types["entityTypes"]
-        .as_array()
-        .expect("a list of entity types")
-        .iter()
-        .filter_map(|t| t["name"].as_str().map(str::to_owned))
-        .collect();
+    let names = entity_type_names(&types);
     for entity in seed::RECORD_TYPES.iter().filter(|t| **t != "EmailTemplate") {
         assert!(names.iter().any(|n| n == entity), "{entity} in {names:?}");
     }

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeSet;
 
-use espocrm_sandbox::{Sandbox, SandboxConfig};
+use espocrm_sandbox::Sandbox;
 use espomcp::seed::{self, API_USER, DESCRIPTION_MARK, ROLE_NAME, TEMPLATE_SUFFIX, USER_PREFIX};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
 
-use crate::common::{Direct, command};
+use crate::common::{Direct, command, empty_sandbox};
 
 /// What one run of `espomcp seed` left.
 pub struct SeedRun {
@@ -310,13 +310,7 @@ async fn should_seed_once_find_everything_again_and_reset_only_its_own() {
 
 #[tokio::test]
 async fn should_create_the_role_when_missing_with_the_recommended_permissions() {
-    let config = SandboxConfig {
-        demo_data: false,
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start_with(config, "127.0.0.1:0")
-        .await
-        .expect("the sandbox starts");
+    let sandbox = empty_sandbox().await;
     let recorded = roles_named(&sandbox, ROLE_NAME).await;
     let response = reqwest::Client::new()
         .delete(format!(
@@ -409,13 +403,7 @@ async fn should_refuse_bad_credentials_and_missing_settings_clearly() {
 
 #[tokio::test]
 async fn should_use_an_existing_role_as_it_is_and_name_where_it_differs() {
-    let config = SandboxConfig {
-        demo_data: false,
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start_with(config, "127.0.0.1:0")
-        .await
-        .expect("the sandbox starts");
+    let sandbox = empty_sandbox().await;
     let role = roles_named(&sandbox, ROLE_NAME).await.remove(0);
     let id = role["id"].as_str().expect("an id").to_owned();
     let mut data = role["data"].as_object().cloned().expect("data");

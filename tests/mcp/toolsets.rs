@@ -8,7 +8,8 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use crate::common::{
-    Direct, Era, Server, assert_no_upstream_request, ids, rows, sandbox, std_command,
+    Direct, Era, Server, assert_no_upstream_request, entity_type_names, ids, rows, sandbox,
+    std_command,
 };
 
 /// The read family, as `tools/list` orders it.
@@ -172,13 +173,7 @@ async fn the_entity_allow_list_holds_on_every_path() {
         .await;
 
     let types = server.ok("list_entity_types", json!({})).await;
-    let names: Vec<&str> = types["entityTypes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Account", "Contact"]);
+    assert_eq!(entity_type_names(&types), ["Account", "Contact"]);
     let whoami = server.ok("whoami", json!({})).await;
     let access: Vec<&str> = whoami["access"]
         .as_array()

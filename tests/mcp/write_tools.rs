@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use espocrm_sandbox::{Sandbox, Stats};
-use rmcp::model::CallToolRequestParams;
 use serde_json::{Map, Value, json};
-use tokio::task::JoinSet;
 
-use crate::common::{Direct, Era, Server, error_of, number, sandbox, success_of};
+use crate::common::{Direct, Era, Server, confirm_concurrently, number, sandbox};
 
 /// A well-formed id no record has.
 const MISSING_ID: &str = "0123456789abcdef0";
@@ -1577,30 +1575,7 @@ async fn concurrent_confirmations_delete_once() {
             json!({"entityType": "Account", "id": id, "confirm": false}),
         )
         .await;
-    let mut tasks = JoinSet::new();
-    for _ in 0..16 {
-        let peer = server.client.peer().clone();
-        let params = CallToolRequestParams::new("delete").with_arguments(
-            json!({"entityType": "Account", "id": id, "confirm": true})
-                .as_object()
-                .unwrap()
-                .clone(),
-        );
-        tasks.spawn(async move { peer.call_tool(params).await });
-    }
-    let (mut deleted, mut refusals) = (0, 0);
-    while let Some(joined) = tasks.join_next().await {
-        let result = joined.expect("the task ran").expect("no protocol error");
-        if result.is_error == Some(true) {
-            let error = error_of(&result, "a concurrent confirmation");
-            assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
-            refusals += 1;
-        } else {
-            let outcome = success_of(&result, "a concurrent confirmation");
-            assert_eq!(outcome["status"], "deleted");
-            deleted += 1;
-        }
-    }
+    let (deleted, refusals) = confirm_concurrently(server.client.peer(), "Account", &id, 16).await;
     assert_eq!((deleted, refusals), (1, 15));
     assert_eq!(hits(&sandbox, "DELETE Account/{id}"), 1);
     assert!(sandbox.record("Account", &id).is_none());
