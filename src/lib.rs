@@ -9,6 +9,8 @@
 //!   tools may touch.
 //! - [`http`]: the Streamable HTTP transport (`serve --http`), with its bearer token and
 //!   Origin/Host checks.
+//! - [`outbound`]: the one check of every write sent to EspoCRM: nothing that would make EspoCRM
+//!   send mail (`SEND_BLOCKED`).
 //! - [`audit`]: the audit log of write tool calls (`SERVER_AUDIT_LOG`).
 //! - [`seed`]: `espomcp seed`, which prepares a real EspoCRM for trying espomcp.
 //!
@@ -26,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod espo;
 pub mod http;
+pub mod outbound;
 pub mod resources;
 pub mod runtime;
 pub mod seed;

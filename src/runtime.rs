@@ -92,7 +92,7 @@ impl Runtime {
         let (audit, audit_guard) = crate::audit::AuditLog::open(config.server.audit_log.as_deref());
         let ctx = ToolContext {
             schema_answers: Default::default(),
-            gateway: gateway.clone(),
+            gateway: crate::outbound::Outbound::new(gateway.clone(), metadata.clone()),
             metadata: metadata.clone(),
             max_limit: config.server.max_limit,
             site_url: site_url(&url),

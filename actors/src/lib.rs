@@ -53,8 +53,8 @@ pub use metadata::MetadataCache;
 pub use prompts::{PromptArgumentInfo, PromptError, PromptInfo, PromptStore, RenderedPrompt};
 pub use retry::RetryPolicy;
 pub use schema::{
-    AccessLevel, AccessLevels, Action, CurrentUser, EntityType, Field, FieldType, Link, LinkType,
-    Schema, SchemaError, ScopeAccess,
+    AccessLevel, AccessLevels, Action, CurrentUser, EntityType, Field, FieldType, InternalNotes,
+    Link, LinkType, MailNotifications, Schema, SchemaError, ScopeAccess,
 };
 pub use secret::ApiKey;
 pub use wire::{EspoRequest, EspoResponse, Method};

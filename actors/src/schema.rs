@@ -34,6 +34,130 @@ pub struct Schema {
     /// deployment does not let tools touch them.
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     excluded: BTreeSet<String>,
+    /// What EspoCRM mails people by itself about changes, as far as the API user can read it.
+    pub notifications: MailNotifications,
+    /// Which record types keep a note's `isInternal` (hidden from portal users).
+    pub internal_notes: InternalNotes,
+}
+
+/// EspoCRM's own mail about changes (Administration > Notifications), as the API user reads it
+/// in `GET App/user`'s `settings`. A flag EspoCRM does not show a non-admin (`None`) is unknown.
+/// espomcp refuses a write when these say it would mail a portal user (a customer); the mail
+/// EspoCRM sends its own users stays the administrator's choice and is only reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct MailNotifications {
+    /// `assignmentEmailNotifications`: a user is mailed when a record is assigned to them.
+    pub assignment: Option<bool>,
+    /// `assignmentEmailNotificationsEntityList`: the types whose assignment is mailed.
+    pub assignment_entity_types: Vec<String>,
+    /// `mentionEmailNotifications`: a user is mailed when a post mentions them (admin-only).
+    pub mention: Option<bool>,
+    /// `streamEmailNotifications`: internal users are mailed about notes in the streams they
+    /// follow (admin-only).
+    pub stream: Option<bool>,
+    /// `portalStreamEmailNotifications`: portal users are mailed about notes in the streams
+    /// they follow.
+    pub portal_stream: Option<bool>,
+    /// `streamEmailNotificationsEntityList`: the parent types whose notes are mailed.
+    pub stream_entity_types: Option<Vec<String>>,
+    /// `streamEmailNotificationsTypeList`: the note types that are mailed (`Post`, `Status`,
+    /// `EmailReceived`).
+    pub stream_note_types: Option<Vec<String>>,
+}
+
+/// EspoCRM's defaults (`defaultConfig.php`), for what `App/user` leaves out: portal stream
+/// notifications on, for notes of type Post, Status and EmailReceived on Cases.
+const DEFAULT_STREAM_ENTITY_TYPES: &[&str] = &["Case"];
+const DEFAULT_STREAM_NOTE_TYPES: &[&str] = &["Post", "Status", "EmailReceived"];
+
+impl MailNotifications {
+    fn from_settings(settings: Option<&Value>) -> Self {
+        let bool_of = |key: &str| settings.and_then(|s| s.get(key)).and_then(Value::as_bool);
+        let list_of = |key: &str| {
+            settings
+                .and_then(|s| s.get(key))
+                .filter(|v| v.is_array())
+                .map(|v| strings(Some(v)))
+        };
+        Self {
+            assignment: bool_of("assignmentEmailNotifications"),
+            assignment_entity_types: list_of("assignmentEmailNotificationsEntityList")
+                .unwrap_or_default(),
+            mention: bool_of("mentionEmailNotifications"),
+            stream: bool_of("streamEmailNotifications"),
+            portal_stream: bool_of("portalStreamEmailNotifications"),
+            stream_entity_types: list_of("streamEmailNotificationsEntityList"),
+            stream_note_types: list_of("streamEmailNotificationsTypeList"),
+        }
+    }
+
+    /// Whether a note of `note_type` (`Post`, `Status`) in the stream of a `parent_type` record
+    /// that is not internal would be mailed to the portal users who follow it. What the API user
+    /// cannot read counts as EspoCRM's default, which mails (Cases; Post and Status notes).
+    pub fn mails_portal_users(&self, parent_type: &str, note_type: &str) -> bool {
+        if self.portal_stream == Some(false) {
+            return false;
+        }
+        let listed = |list: &Option<Vec<String>>, defaults: &[&str], name: &str| match list {
+            Some(list) => list.iter().any(|item| item == name),
+            None => defaults.contains(&name),
+        };
+        listed(
+            &self.stream_entity_types,
+            DEFAULT_STREAM_ENTITY_TYPES,
+            parent_type,
+        ) && listed(
+            &self.stream_note_types,
+            DEFAULT_STREAM_NOTE_TYPES,
+            note_type,
+        )
+    }
+}
+
+/// Where EspoCRM keeps a posted note's `isInternal` flag, which hides the note from portal
+/// users (and so from their mail). EspoCRM 9+ keeps it only for the parent types whose
+/// `streamDefs` say `allowInternalNotes` (Case) and quietly clears it elsewhere; EspoCRM 8 has no
+/// such setting and keeps it for every parent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InternalNotes {
+    /// No `streamDefs` entry speaks of `allowInternalNotes` (EspoCRM 8).
+    AnyParent,
+    /// The parent types whose `streamDefs` allow internal notes.
+    Only(BTreeSet<String>),
+}
+
+impl InternalNotes {
+    fn from_metadata(metadata: &Value) -> Self {
+        let Some(defs) = object(metadata, "streamDefs") else {
+            return Self::AnyParent;
+        };
+        let mut mentioned = false;
+        let mut allowed = BTreeSet::new();
+        for (name, def) in defs {
+            if let Some(flag) = def.get("allowInternalNotes") {
+                mentioned = true;
+                if flag.as_bool() == Some(true) {
+                    allowed.insert(name.clone());
+                }
+            }
+        }
+        if mentioned {
+            Self::Only(allowed)
+        } else {
+            Self::AnyParent
+        }
+    }
+
+    /// Whether a post in the stream of a `parent_type` record keeps `isInternal: true`.
+    pub fn kept_for(&self, parent_type: &str) -> bool {
+        match self {
+            Self::AnyParent => true,
+            Self::Only(types) => types.contains(parent_type),
+        }
+    }
 }
 
 /// The API user the key belongs to.
@@ -330,6 +454,8 @@ impl Schema {
                 .and_then(|settings| settings.get("recordListMaxSizeLimit"))
                 .and_then(Value::as_u64),
             excluded: BTreeSet::new(),
+            notifications: MailNotifications::from_settings(app_user.get("settings")),
+            internal_notes: InternalNotes::from_metadata(metadata),
         })
     }
 
@@ -385,6 +511,8 @@ impl Schema {
                 .map(|entity| entity.name.clone())
                 .chain(self.excluded.iter().cloned())
                 .collect(),
+            notifications: self.notifications.clone(),
+            internal_notes: self.internal_notes.clone(),
         }
     }
 

@@ -50,6 +50,9 @@ pub struct SandboxConfig {
     pub admin_user: String,
     pub admin_password: String,
     pub faults: FaultConfig,
+    /// Settings an administrator changed (Administration), over the recorded ones that
+    /// `GET App/user` and `GET Settings` serve: e.g. `portalStreamEmailNotifications: false`.
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for SandboxConfig {
@@ -62,6 +65,7 @@ impl Default for SandboxConfig {
             admin_user: "admin".into(),
             admin_password: "sandbox-admin".into(),
             faults: FaultConfig::default(),
+            settings: serde_json::Map::new(),
         }
     }
 }
@@ -121,6 +125,7 @@ impl Sandbox {
         let state = Arc::new(api::ApiState {
             store: Mutex::new(store),
             system_email: "crm@example.com".into(),
+            settings: config.settings.clone(),
         });
         let control = faults::Control::new(config.faults.clone());
         let app = router(state.clone(), control.clone());

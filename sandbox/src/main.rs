@@ -65,6 +65,7 @@ async fn main() -> std::process::ExitCode {
             drop_rate: args.drop_rate,
             ..FaultConfig::default()
         },
+        ..SandboxConfig::default()
     };
     let sandbox = match Sandbox::start_with(config, &args.listen).await {
         Ok(s) => s,

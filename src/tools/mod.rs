@@ -14,7 +14,7 @@ pub mod write;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use espomcp_actors::{DeleteConfirmations, EspoRequest, Gateway, MetadataCache, Schema};
+use espomcp_actors::{DeleteConfirmations, EspoRequest, MetadataCache, Schema};
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
 use serde::de::DeserializeOwned;
@@ -27,7 +27,9 @@ use crate::toolsets::{EntityFilter, ToolFilter};
 /// What every tool may use. Cheap to clone (handles only).
 #[derive(Debug, Clone)]
 pub struct ToolContext {
-    pub gateway: Gateway,
+    /// The gateway behind the outbound write policy (`outbound.rs`): the only way tools reach
+    /// EspoCRM, so every write is checked for mail EspoCRM would send.
+    pub gateway: crate::outbound::Outbound,
     pub metadata: MetadataCache,
     /// The largest page a tool asks for (`SERVER_MAX_LIMIT`, at most EspoCRM's 200).
     pub max_limit: u32,
@@ -63,15 +65,26 @@ impl ToolContext {
         Ok(self.entities.apply(self.metadata.schema().await?))
     }
 
-    /// Sends one request through the gateway and returns the JSON body. At TRACE, the request
-    /// and response bodies are logged with personal data redacted.
+    /// Sends one request through the gateway and returns the JSON body. Every write is first
+    /// checked by the outbound policy (`outbound::check`): one that could make EspoCRM send
+    /// mail is `SEND_BLOCKED` and never sent. At TRACE, the request and response bodies are
+    /// logged with personal data redacted.
     pub async fn send(&self, request: EspoRequest) -> Result<Value, ToolError> {
+        use crate::outbound::OutboundError;
         let described = request.describe();
         if let Some(body) = &request.body {
             tracing::trace!(request = %described, body = %Redacted(body), "to EspoCRM");
         }
         let read = request.method.is_idempotent_read();
-        let response = self.gateway.send(request).await;
+        let response = match self.gateway.send(request).await {
+            Ok(answer) => Ok(answer),
+            Err(OutboundError::Upstream(error)) => Err(error),
+            Err(OutboundError::Blocked(blocked)) => {
+                tracing::warn!(request = %described, reason = %blocked, "refused by the outbound policy");
+                return Err(blocked.into());
+            }
+            Err(OutboundError::Schema(error)) => return Err(error.into()),
+        };
         crate::audit::note_upstream_status(
             read,
             match &response {

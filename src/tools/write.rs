@@ -4,8 +4,11 @@
 //! Safety rules that hold on every path here:
 //! - No email is ever sent. Emails are created only by `draft_email`, always with status Draft;
 //!   `create` of an Email, an update that would move an Email out of Draft, a kanban move of an
-//!   Email, and any write to the entity types through which EspoCRM sends mail on its own
-//!   ([`SENDING_ENTITY_TYPES`]) are `SEND_BLOCKED` before any request.
+//!   Email, any write to the entity types through which EspoCRM sends mail on its own
+//!   (`outbound::MAIL_ENTITY_TYPES`), Email reminders, links into target lists, campaigns and
+//!   mail accounts, and Case status changes EspoCRM would mail to portal users are
+//!   `SEND_BLOCKED` before any request; notes are posted internal. These early checks are the
+//!   outbound policy's own functions, which `ToolContext::send` applies again to every write.
 //! - No delete without a claimed preview of that same record: `delete` with `confirm: false`
 //!   registers a preview with the DeleteConfirmations actor; `confirm: true` deletes only after
 //!   claiming it (once; concurrent confirmations delete once). In human mode
@@ -31,25 +34,10 @@ use serde_json::{Map, Value, json};
 use super::human::{self, Answer, HumanConfirmation, RecordSummary, StateRefused};
 use super::{ToolContext, input_schema, parse_args};
 use crate::error::{ErrorCode, ToolError};
+use crate::outbound;
 use crate::server::EspoMcp;
 use crate::validate::names;
 use crate::validate::write::{self, WriteMode};
-
-/// Entity types through which EspoCRM sends mail by itself (mass email, its queue, campaigns,
-/// mail accounts). No tool may create or change them.
-pub const SENDING_ENTITY_TYPES: &[&str] = &[
-    "Email",
-    "MassEmail",
-    "EmailQueueItem",
-    "Campaign",
-    "InboundEmail",
-    "EmailAccount",
-    "OutboundEmail",
-];
-
-fn send_blocked_for(entity_type: &str) -> ToolError {
-    ToolError::send_blocked(&format!("writing {entity_type} records"))
-}
 
 /// Whether a requested entity type name means `entity_type` (names are matched as EspoCRM
 /// routes them, whatever the case).
@@ -57,18 +45,11 @@ fn is_type(requested: &str, entity_type: &str) -> bool {
     requested.trim().eq_ignore_ascii_case(entity_type)
 }
 
-/// Refuses the entity types that can send mail — by the requested name, before any lookup,
-/// so the answer is SEND_BLOCKED whether or not the API user could see the type.
+/// Refuses the entity types that can send mail (`outbound::MAIL_ENTITY_TYPES`) — by the
+/// requested name, before any lookup, so the answer is SEND_BLOCKED whether or not the API user
+/// could see the type.
 fn not_sending(requested: &str) -> Result<(), ToolError> {
-    if let Some(name) = SENDING_ENTITY_TYPES.iter().find(|t| is_type(requested, t)) {
-        let error = send_blocked_for(name);
-        return Err(if *name == "Email" {
-            error.with_suggestion("Use draft_email to prepare an email; espomcp never sends mail.")
-        } else {
-            error
-        });
-    }
-    Ok(())
+    Ok(outbound::check_mail_type(requested)?)
 }
 
 /// A record to create.
@@ -405,6 +386,7 @@ impl EspoMcp {
         let args: CreateArgs = parse_args("create", arguments)?;
         let schema = self.ctx.schema().await?;
         let entity = writable_entity(&schema, &args.entity_type, Action::Create)?;
+        outbound::check_record_data(&schema, entity, Some(&args.data), false)?;
         let data = write::validate(entity, &args.data, WriteMode::Create)?;
         let mut request = EspoRequest::post([entity.name.as_str()], data.into_body());
         if args.skip_duplicate_check {
@@ -443,6 +425,7 @@ impl EspoMcp {
         }
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
         let id = names::id(&args.id)?;
+        outbound::check_record_data(&schema, entity, Some(&args.data), true)?;
         let data = write::validate(entity, &args.data, WriteMode::Update)?;
         let request =
             EspoRequest::new(Method::Put, [entity.name.as_str(), id]).with_body(data.into_body());
@@ -553,9 +536,20 @@ impl EspoMcp {
         if args.text.trim().is_empty() {
             return Err(ToolError::invalid_argument("text", "is empty"));
         }
+        outbound::check_mail_type(&entity.name)?;
+        if outbound::post_reaches_portal(&schema, &entity.name) {
+            return Err(outbound::public_post_blocked(&entity.name).into());
+        }
         fetch(&self.ctx, entity, id).await?;
-        let body =
-            json!({"type": "Post", "parentType": entity.name, "parentId": id, "post": args.text});
+        // Internal: EspoCRM keeps the note from portal users (customers), so it is not mailed
+        // to them.
+        let body = json!({
+            "type": "Post",
+            "parentType": entity.name,
+            "parentId": id,
+            "post": args.text,
+            "isInternal": true,
+        });
         let note = self.ctx.send(EspoRequest::post(["Note"], body)).await?;
         let mut out = note.as_object().cloned().unwrap_or_default();
         out.insert(
@@ -607,6 +601,12 @@ impl EspoMcp {
                 ),
             )
             .with_suggestion(format!("Groups: {}", options.join(", "))));
+        }
+        if schema
+            .notifications
+            .mails_portal_users(&entity.name, "Status")
+        {
+            return Err(outbound::status_change_blocked(entity, &field_name).into());
         }
         fetch(&self.ctx, entity, id).await?;
         let request = EspoRequest::new(Method::Put, [entity.name.as_str(), id])
@@ -806,6 +806,9 @@ impl EspoMcp {
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Edit)?;
         let id = names::id(&args.id)?;
         let link = names::link(entity, &args.link)?;
+        if relate {
+            outbound::check_relation(entity, &link.name)?;
+        }
         if let Some(foreign) = link.entity.as_deref().filter(|f| schema.is_excluded(f)) {
             // The linked type is left out by SERVER_ENTITY_TYPES: refused as that type.
             names::entity_type(&schema, foreign)?;

@@ -99,6 +99,7 @@ pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
     preferences["id"] = json!(req.caller.user_id);
     let mut settings = app.get("settings").cloned().unwrap_or_else(|| json!({}));
     if let Some(s) = settings.as_object_mut() {
+        s.extend(state.settings.clone());
         // Users who cannot write emails are not told the outbound address.
         if req.access.allows("Email", Action::Create) {
             s.insert("outboundEmailFromAddress".into(), json!(state.system_email));
@@ -214,6 +215,9 @@ pub fn settings(state: &ApiState, _req: &Request<'_>) -> Result<Response, ApiErr
         .get("settings")
         .cloned()
         .unwrap_or_else(|| json!({}));
+    if let Some(s) = settings.as_object_mut() {
+        s.extend(state.settings.clone());
+    }
     settings["outboundEmailFromAddress"] = json!(state.system_email);
     Ok(ok(settings))
 }
@@ -411,9 +415,17 @@ pub fn post_note(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErr
         note.insert("parentType".into(), json!(t));
         note.insert("parentId".into(), json!(i));
     }
+    // EspoCRM 8 keeps `isInternal` as posted (it hides the note from portal users); only a bool.
+    if let Some(internal) = body.get("isInternal").and_then(Value::as_bool) {
+        note.insert("isInternal".into(), json!(internal));
+    }
     let id = store.insert_note(note, &actor(req), now());
     let note_entity = meta.entity("Note").ok_or_else(ApiError::internal)?;
-    let mut attrs = vec!["post".to_owned(), "type".to_owned()];
+    let mut attrs = vec![
+        "post".to_owned(),
+        "type".to_owned(),
+        "isInternal".to_owned(),
+    ];
     if parent_type.is_some() {
         attrs.extend(["parentId".to_owned(), "parentType".to_owned()]);
     } else {

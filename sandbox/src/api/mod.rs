@@ -31,6 +31,8 @@ pub struct ApiState {
     /// Addresses API users may not send from although `App/user` lists them (the system
     /// address, unusable without SMTP).
     pub system_email: String,
+    /// Settings changed over the recorded ones (`SandboxConfig::settings`).
+    pub settings: Map<String, Value>,
 }
 
 impl ApiState {
