@@ -499,5 +499,12 @@ async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path
             level(&entity.access, Action::Delete)
         );
     }
+    // The mail EspoCRM sends by itself about changes (espomcp refuses what would reach portal
+    // users; the rest is the administrator's choice, under Administration > Notifications).
+    println!();
+    println!("EspoCRM's own notification mail (Administration > Notifications):");
+    for (setting, state) in crate::outbound::notification_report(&schema.notifications) {
+        println!("{setting:<16} {state}");
+    }
     ExitCode::SUCCESS
 }

@@ -766,6 +766,7 @@ mod tests {
     #[test]
     fn should_decide_every_write_by_method_path_and_body() {
         use Method::{Delete, Get, Patch, Post, Put};
+        #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             // Reads always pass.
             (Get, "Email/action/sendTestEmail", None, PASS),
@@ -777,68 +778,28 @@ mod tests {
             (Delete, "Account/a1", None, PASS),
             (Delete, "Email/e1", None, PASS),
             // Email: drafts only, and no other Email route.
-            (
-                Post,
-                "Email",
-                Some(json!({"status": "Draft", "to": "a@b.c"})),
-                PASS,
-            ),
+            (Post, "Email", Some(json!({"status": "Draft", "to": "a@b.c"})), PASS),
             (Post, "email", Some(json!({"status": "Draft"})), PASS),
-            (
-                Post,
-                "Email",
-                Some(json!({"status": "Sending"})),
-                blocked_at("status"),
-            ),
-            (
-                Post,
-                "Email",
-                Some(json!({"subject": "no status"})),
-                blocked_at("status"),
-            ),
+            (Post, "Email", Some(json!({"status": "Sending"})), blocked_at("status")),
+            (Post, "Email", Some(json!({"subject": "no status"})), blocked_at("status")),
             (Put, "Email/e1", Some(json!({"subject": "s"})), PASS),
             (Put, "Email/e1", Some(json!({"status": "Draft"})), PASS),
-            (
-                Put,
-                "Email/e1",
-                Some(json!({"status": "Sending"})),
-                blocked_at("status"),
-            ),
+            (Put, "Email/e1", Some(json!({"status": "Sending"})), blocked_at("status")),
             (Post, "Email/action/sendTestEmail", Some(json!({})), BLOCKED),
             (Post, "Email/sendTestEmail", Some(json!({})), BLOCKED),
             (Post, "Email/e1/send", Some(json!({})), BLOCKED),
             // Mail types, whatever the case and the shape.
             (Post, "MassEmail", Some(json!({"name": "Blast"})), BLOCKED),
-            (
-                Put,
-                "campaign/c1",
-                Some(json!({"status": "Active"})),
-                BLOCKED,
-            ),
-            (
-                Post,
-                "Campaign/c1/targetLists",
-                Some(json!({"id": "t1"})),
-                BLOCKED,
-            ),
-            (
-                Post,
-                "TargetList",
-                Some(json!({"name": "Customers"})),
-                BLOCKED,
-            ),
+            (Put, "campaign/c1", Some(json!({"status": "Active"})), BLOCKED),
+            (Post, "Campaign/c1/targetLists", Some(json!({"id": "t1"})), BLOCKED),
+            (Post, "TargetList", Some(json!({"name": "Customers"})), BLOCKED),
             (Post, "EmailQueueItem", Some(json!({})), BLOCKED),
             (Post, "Reminder", Some(json!({"type": "Popup"})), BLOCKED),
             (Post, "LeadCapture/k1", Some(json!({})), BLOCKED),
             (Put, "Workflow/w1", Some(json!({"isActive": true})), BLOCKED),
             // Actions and shapes espomcp does not send.
             (Post, "Meeting/m1/sendInvitations", Some(json!({})), BLOCKED),
-            (
-                Post,
-                "Meeting/action/sendInvitations",
-                Some(json!({"id": "m1"})),
-                BLOCKED,
-            ),
+            (Post, "Meeting/action/sendInvitations", Some(json!({"id": "m1"})), BLOCKED),
             (Post, "User/passwordChangeRequest", Some(json!({})), BLOCKED),
             (Post, "Lead/l1/convert", Some(json!({})), BLOCKED),
             (Post, "Account/a1/contacts/x", Some(json!({})), BLOCKED),
@@ -846,243 +807,53 @@ mod tests {
             // Unknown entity types cannot be checked.
             (Post, "Widget", Some(json!({"name": "x"})), BLOCKED),
             // Reminders: Popup only, item by item.
-            (
-                Post,
-                "Meeting",
-                Some(json!({"name": "m", "reminders": [{"type": "Popup", "seconds": 600}]})),
-                PASS,
-            ),
-            (
-                Post,
-                "Meeting",
-                Some(json!({"name": "m", "reminders": []})),
-                PASS,
-            ),
+            (Post, "Meeting", Some(json!({"name": "m", "reminders": [{"type": "Popup", "seconds": 600}]})), PASS),
+            (Post, "Meeting", Some(json!({"name": "m", "reminders": []})), PASS),
             (Put, "Meeting/m1", Some(json!({"reminders": null})), PASS),
-            (
-                Post,
-                "Meeting",
-                Some(
-                    json!({"reminders": [{"type": "Popup", "seconds": 0}, {"type": "Email", "seconds": 3600}]}),
-                ),
-                blocked_at("reminders"),
-            ),
-            (
-                Put,
-                "Call/c1",
-                Some(json!({"reminders": [{"type": "Email", "seconds": 60}]})),
-                blocked_at("reminders"),
-            ),
-            (
-                Put,
-                "Task/t1",
-                Some(json!({"reminders": [{"seconds": 60}]})),
-                blocked_at("reminders"),
-            ),
-            (
-                Put,
-                "Task/t1",
-                Some(json!({"reminders": {"type": "Popup"}})),
-                blocked_at("reminders"),
-            ),
-            (
-                Put,
-                "Preferences/u1",
-                Some(json!({"defaultReminders": [{"type": "Email", "seconds": 60}]})),
-                blocked_at("defaultReminders"),
-            ),
+            (Post, "Meeting", Some(json!({"reminders": [{"type": "Popup", "seconds": 0}, {"type": "Email", "seconds": 3600}]}),), blocked_at("reminders")),
+            (Put, "Call/c1", Some(json!({"reminders": [{"type": "Email", "seconds": 60}]})), blocked_at("reminders")),
+            (Put, "Task/t1", Some(json!({"reminders": [{"seconds": 60}]})), blocked_at("reminders")),
+            (Put, "Task/t1", Some(json!({"reminders": {"type": "Popup"}})), blocked_at("reminders")),
+            (Put, "Preferences/u1", Some(json!({"defaultReminders": [{"type": "Email", "seconds": 60}]})), blocked_at("defaultReminders")),
             // Other JSON fields may only be cleared.
-            (
-                Put,
-                "Preferences/u1",
-                Some(json!({"dashboardLayout": [{"name": "My"}]})),
-                blocked_at("dashboardLayout"),
-            ),
-            (
-                Put,
-                "Preferences/u1",
-                Some(json!({"dashboardLayout": null})),
-                PASS,
-            ),
-            (
-                Put,
-                "Call/c1",
-                Some(json!({"phoneNumbersMap": {"x": "y"}})),
-                blocked_at("phoneNumbersMap"),
-            ),
+            (Put, "Preferences/u1", Some(json!({"dashboardLayout": [{"name": "My"}]})), blocked_at("dashboardLayout")),
+            (Put, "Preferences/u1", Some(json!({"dashboardLayout": null})), PASS),
+            (Put, "Call/c1", Some(json!({"phoneNumbersMap": {"x": "y"}})), blocked_at("phoneNumbersMap")),
             // Links into mail types: by relation and by attribute.
-            (
-                Post,
-                "Lead/l1/targetLists",
-                Some(json!({"id": "t1"})),
-                blocked_at("targetLists"),
-            ),
-            (
-                Post,
-                "Account/a1/targetLists",
-                Some(json!({"ids": ["t1"]})),
-                blocked_at("targetLists"),
-            ),
-            (
-                Post,
-                "Lead/l1/campaign",
-                Some(json!({"id": "c1"})),
-                blocked_at("campaign"),
-            ),
-            (
-                Post,
-                "Case/c1/inboundEmail",
-                Some(json!({"id": "i1"})),
-                blocked_at("inboundEmail"),
-            ),
+            (Post, "Lead/l1/targetLists", Some(json!({"id": "t1"})), blocked_at("targetLists")),
+            (Post, "Account/a1/targetLists", Some(json!({"ids": ["t1"]})), blocked_at("targetLists")),
+            (Post, "Lead/l1/campaign", Some(json!({"id": "c1"})), blocked_at("campaign")),
+            (Post, "Case/c1/inboundEmail", Some(json!({"id": "i1"})), blocked_at("inboundEmail")),
             (Post, "Account/a1/contacts", Some(json!({"id": "c1"})), PASS),
-            (
-                Delete,
-                "Lead/l1/targetLists",
-                Some(json!({"id": "t1"})),
-                PASS,
-            ),
-            (
-                Put,
-                "Lead/l1",
-                Some(json!({"targetListsIds": ["t1"]})),
-                blocked_at("targetListsIds"),
-            ),
-            (
-                Put,
-                "Lead/l1",
-                Some(json!({"targetListsNames": {"t1": "List"}})),
-                blocked_at("targetListsNames"),
-            ),
-            (
-                Put,
-                "Lead/l1",
-                Some(json!({"targetListsColumns": {"t1": {"optedOut": false}}})),
-                blocked_at("targetListsColumns"),
-            ),
-            (
-                Post,
-                "Lead",
-                Some(json!({"lastName": "Doe", "campaignId": "c1"})),
-                blocked_at("campaignId"),
-            ),
-            (
-                Put,
-                "Case/c1",
-                Some(json!({"inboundEmailId": "i1"})),
-                blocked_at("inboundEmailId"),
-            ),
-            (
-                Put,
-                "Lead/l1",
-                Some(json!({"targetListsIds": [], "campaignId": null})),
-                PASS,
-            ),
-            (
-                Post,
-                "Task",
-                Some(json!({"parentType": "Campaign", "parentId": "c1"})),
-                blocked_at("parentType"),
-            ),
-            (
-                Post,
-                "Task",
-                Some(json!({"parentType": "Account", "parentId": "a1"})),
-                PASS,
-            ),
+            (Delete, "Lead/l1/targetLists", Some(json!({"id": "t1"})), PASS),
+            (Put, "Lead/l1", Some(json!({"targetListsIds": ["t1"]})), blocked_at("targetListsIds")),
+            (Put, "Lead/l1", Some(json!({"targetListsNames": {"t1": "List"}})), blocked_at("targetListsNames")),
+            (Put, "Lead/l1", Some(json!({"targetListsColumns": {"t1": {"optedOut": false}}})), blocked_at("targetListsColumns")),
+            (Post, "Lead", Some(json!({"lastName": "Doe", "campaignId": "c1"})), blocked_at("campaignId")),
+            (Put, "Case/c1", Some(json!({"inboundEmailId": "i1"})), blocked_at("inboundEmailId")),
+            (Put, "Lead/l1", Some(json!({"targetListsIds": [], "campaignId": null})), PASS),
+            (Post, "Task", Some(json!({"parentType": "Campaign", "parentId": "c1"})), blocked_at("parentType")),
+            (Post, "Task", Some(json!({"parentType": "Account", "parentId": "a1"})), PASS),
             // Mail to a new user.
-            (
-                Post,
-                "Account",
-                Some(json!({"name": "x", "sendAccessInfo": true})),
-                blocked_at("sendAccessInfo"),
-            ),
+            (Post, "Account", Some(json!({"name": "x", "sendAccessInfo": true})), blocked_at("sendAccessInfo")),
             // Status changes: Case's Status notes reach portal users; others do not.
-            (
-                Put,
-                "Case/c1",
-                Some(json!({"status": "Closed"})),
-                blocked_at("status"),
-            ),
+            (Put, "Case/c1", Some(json!({"status": "Closed"})), blocked_at("status")),
             (Put, "Case/c1", Some(json!({"name": "Renamed"})), PASS),
-            (
-                Post,
-                "Case",
-                Some(json!({"name": "New case", "status": "New"})),
-                PASS,
-            ),
+            (Post, "Case", Some(json!({"name": "New case", "status": "New"})), PASS),
             (Put, "Task/t1", Some(json!({"status": "Completed"})), PASS),
             (Put, "Lead/l1", Some(json!({"status": "Assigned"})), PASS),
             // Notes: internal posts on a record only.
-            (
-                Post,
-                "Note",
-                Some(
-                    json!({"type": "Post", "parentType": "Case", "parentId": "c1", "post": "x", "isInternal": true}),
-                ),
-                PASS,
-            ),
-            (
-                Post,
-                "Note",
-                Some(
-                    json!({"type": "Post", "parentType": "Account", "parentId": "a1", "post": "x", "isInternal": true}),
-                ),
-                PASS,
-            ),
-            (
-                Post,
-                "Note",
-                Some(json!({"type": "Post", "parentType": "Case", "parentId": "c1", "post": "x"})),
-                blocked_at("isInternal"),
-            ),
-            (
-                Post,
-                "Note",
-                Some(
-                    json!({"type": "Post", "parentType": "Case", "parentId": "c1", "post": "x", "isInternal": false}),
-                ),
-                blocked_at("isInternal"),
-            ),
-            (
-                Post,
-                "Note",
-                Some(json!({"post": "x", "isInternal": true})),
-                blocked_at("parentType"),
-            ),
-            (
-                Post,
-                "Note",
-                Some(json!({"post": "x", "targetType": "portals", "portalsIds": ["p1"]})),
-                blocked_at("targetType"),
-            ),
-            (
-                Post,
-                "Note",
-                Some(
-                    json!({"type": "Update", "parentType": "Case", "parentId": "c1", "isInternal": true}),
-                ),
-                blocked_at("type"),
-            ),
-            (
-                Post,
-                "Note",
-                Some(json!({"parentType": "Campaign", "parentId": "c1", "isInternal": true})),
-                BLOCKED,
-            ),
+            (Post, "Note", Some(json!({"type": "Post", "parentType": "Case", "parentId": "c1", "post": "x", "isInternal": true}),), PASS),
+            (Post, "Note", Some(json!({"type": "Post", "parentType": "Account", "parentId": "a1", "post": "x", "isInternal": true}),), PASS),
+            (Post, "Note", Some(json!({"type": "Post", "parentType": "Case", "parentId": "c1", "post": "x"})), blocked_at("isInternal")),
+            (Post, "Note", Some(json!({"type": "Post", "parentType": "Case", "parentId": "c1", "post": "x", "isInternal": false}),), blocked_at("isInternal")),
+            (Post, "Note", Some(json!({"post": "x", "isInternal": true})), blocked_at("parentType")),
+            (Post, "Note", Some(json!({"post": "x", "targetType": "portals", "portalsIds": ["p1"]})), blocked_at("targetType")),
+            (Post, "Note", Some(json!({"type": "Update", "parentType": "Case", "parentId": "c1", "isInternal": true}),), blocked_at("type")),
+            (Post, "Note", Some(json!({"parentType": "Campaign", "parentId": "c1", "isInternal": true})), BLOCKED),
             // The other routes the tools use.
-            (
-                Put,
-                "Kanban/order",
-                Some(json!({"entityType": "Task", "group": "x", "ids": []})),
-                PASS,
-            ),
-            (
-                Post,
-                "EmailTemplate/t1/prepare",
-                Some(json!({"emailAddress": "a@b.c"})),
-                PASS,
-            ),
+            (Put, "Kanban/order", Some(json!({"entityType": "Task", "group": "x", "ids": []})), PASS),
+            (Post, "EmailTemplate/t1/prepare", Some(json!({"emailAddress": "a@b.c"})), PASS),
             (Put, "Account/a1/subscription", None, PASS),
             (Delete, "Account/a1/subscription", None, PASS),
         ];
@@ -1102,7 +873,7 @@ mod tests {
         // Portal stream notifications off: a Case status change mails no customer.
         run(
             &schema_with(json!({"portalStreamEmailNotifications": false}), json!({})),
-            &[case_closed.clone()],
+            std::slice::from_ref(&case_closed),
         );
         // Status notes are not among the mailed types.
         run(
@@ -1110,7 +881,7 @@ mod tests {
                 json!({"streamEmailNotificationsTypeList": ["Post"]}),
                 json!({}),
             ),
-            &[case_closed.clone()],
+            std::slice::from_ref(&case_closed),
         );
         // Cases are not among the mailed types, but Leads are.
         let leads = schema_with(
@@ -1215,5 +986,92 @@ mod tests {
             "{details}"
         );
         assert_eq!(details["error"]["details"]["entityType"], "Meeting");
+    }
+
+    /// Every write a tool sends goes through the policy in `ToolContext::send`: raw requests no
+    /// tool would build (as a tool written next year might) are refused there, and the
+    /// in-process sandbox sees no write.
+    #[tokio::test]
+    async fn should_refuse_raw_writes_in_tool_context_send_without_reaching_espocrm() {
+        use crate::config::{Config, LoadOptions};
+        let loaded = Config::load(LoadOptions {
+            demo: true,
+            ..LoadOptions::default()
+        })
+        .expect("the demo configuration loads");
+        let runtime = crate::runtime::Runtime::start(&loaded.config)
+            .await
+            .expect("espomcp starts on the demo sandbox");
+        let ctx = runtime.server.ctx.clone();
+        let Some(sandbox) = runtime.sandbox.as_ref() else {
+            panic!("demo mode runs a sandbox");
+        };
+        let writes = || -> Vec<(String, u64)> {
+            sandbox
+                .stats()
+                .requests_by_route
+                .into_iter()
+                .filter(|(route, _)| !route.starts_with("GET "))
+                .collect()
+        };
+        let first = |entity: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let page = ctx
+                    .send(EspoRequest::get([entity]).with_query("maxSize", "1"))
+                    .await
+                    .expect("reads pass");
+                page["list"][0]["id"].as_str().expect("an id").to_owned()
+            }
+        };
+        let case = first("Case").await;
+        let lead = first("Lead").await;
+        let refused = [
+            EspoRequest::post(
+                ["Email", "action", "sendTestEmail"],
+                json!({"emailAddress": "x@example.org"}),
+            ),
+            EspoRequest::post(
+                ["Email"],
+                json!({"status": "Sending", "to": "x@example.org"}),
+            ),
+            EspoRequest::post(
+                ["Meeting"],
+                json!({"name": "m", "reminders": [{"type": "Email", "seconds": 60}]}),
+            ),
+            EspoRequest::post(
+                ["Lead", lead.as_str(), "targetLists"],
+                json!({"id": "0123456789abcdef0"}),
+            ),
+            EspoRequest::new(Method::Put, ["Lead", lead.as_str()])
+                .with_body(json!({"campaignId": "0123456789abcdef0"})),
+            EspoRequest::post(
+                ["Note"],
+                json!({"type": "Post", "parentType": "Case", "parentId": case, "post": "x"}),
+            ),
+            EspoRequest::new(Method::Put, ["Case", case.as_str()])
+                .with_body(json!({"status": "Closed"})),
+            EspoRequest::post(
+                ["Meeting", "action", "sendInvitations"],
+                json!({"id": "0123456789abcdef0"}),
+            ),
+        ];
+        for request in refused {
+            let described = format!("{} {:?}", request.describe(), request.body);
+            let before = writes();
+            let error = ctx.send(request).await.expect_err(&described);
+            assert_eq!(error.code, ErrorCode::SendBlocked, "{described}: {error:?}");
+            assert_eq!(writes(), before, "{described} reached EspoCRM");
+        }
+        // What the policy allows still goes through.
+        let note = ctx
+            .send(EspoRequest::post(
+                ["Note"],
+                json!({"type": "Post", "parentType": "Case", "parentId": case, "post": "x", "isInternal": true}),
+            ))
+            .await
+            .expect("an internal note passes");
+        assert_eq!(note["isInternal"], json!(true));
+        runtime.stop().await;
     }
 }

@@ -28,6 +28,9 @@
 //! - `live`: the live scenarios, on a sandbox prepared by `espomcp seed`, and on a real EspoCRM
 //!   when ESPOCRM_LIVE_URL and ESPOCRM_LIVE_API_KEY are set.
 //! - `audit`: the audit log of write tool calls.
+//! - `send_block`: no mail as a side effect: Email reminders, links into target lists and
+//!   campaigns, notes and Case status changes mailed to portal users are `SEND_BLOCKED` with no
+//!   write upstream; notes are internal; `check` reports EspoCRM's own notification mail.
 //! - `compose`: docker-compose.yml parses, with pinned images and the documented services.
 
 #[path = "mcp/audit.rs"]
@@ -66,6 +69,8 @@ mod reliability;
 mod resources;
 #[path = "mcp/seed.rs"]
 mod seed;
+#[path = "mcp/send_block.rs"]
+mod send_block;
 #[path = "mcp/structured.rs"]
 mod structured;
 #[path = "mcp/toolsets.rs"]

@@ -601,6 +601,30 @@ where
     out
 }
 
+/// Runs `body` and asserts that no write (any method but GET) reached the sandbox meanwhile:
+/// for refusals that may read first (the record, the schema) but must change nothing.
+pub async fn assert_no_upstream_write<F, Fut, T>(sandbox: &Sandbox, what: &str, body: F) -> T
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let writes = |stats: espocrm_sandbox::Stats| -> Vec<(String, u64)> {
+        stats
+            .requests_by_route
+            .into_iter()
+            .filter(|(route, _)| !route.starts_with("GET "))
+            .collect()
+    };
+    let before = writes(sandbox.stats());
+    let out = body().await;
+    let after = writes(sandbox.stats());
+    assert_eq!(
+        before, after,
+        "{what}: a refused write must not reach EspoCRM"
+    );
+    out
+}
+
 /// Lower-case, for the case-insensitive comparisons of EspoCRM's collation.
 pub fn lower(value: &Value) -> Option<String> {
     value.as_str().map(str::to_lowercase)
