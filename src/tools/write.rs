@@ -537,7 +537,9 @@ impl EspoMcp {
             return Err(ToolError::invalid_argument("text", "is empty"));
         }
         outbound::check_mail_type(&entity.name)?;
-        if outbound::post_reaches_portal(&schema, &entity.name) {
+        // The full schema: Note itself is not among the entity types an allow-list names.
+        let full = self.ctx.metadata.schema().await?;
+        if outbound::post_reaches_portal(&full, &entity.name) {
             return Err(outbound::public_post_blocked(&entity.name).into());
         }
         fetch(&self.ctx, entity, id).await?;

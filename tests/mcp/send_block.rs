@@ -290,3 +290,27 @@ fn check_shows_the_notification_mail_espocrm_sends_itself() {
     );
     assert!(line("stream types").contains("Post, Status"), "{text}");
 }
+
+/// An entity-type allow-list never names Note: notes on an allowed Case are still posted, and
+/// internal.
+#[tokio::test]
+async fn notes_stay_internal_under_an_entity_type_allow_list() {
+    let sandbox = sandbox().await;
+    let server = Server::builder(&sandbox)
+        .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
+        .env("SERVER_ENTITY_TYPES", "Case,Account")
+        .start()
+        .await;
+    let case = first_id(&sandbox, "Case").await;
+    let note = server
+        .ok(
+            "add_note",
+            json!({"entityType": "Case", "id": case, "text": "Checked the logs."}),
+        )
+        .await;
+    let stored = sandbox
+        .record("Note", note["id"].as_str().expect("an id"))
+        .expect("stored");
+    assert_eq!(stored["isInternal"], json!(true), "{stored:?}");
+    server.stop().await;
+}

@@ -135,6 +135,32 @@ async fn should_post_note_on_account_200() {
     );
 }
 
+/// EspoCRM 8 keeps `isInternal` as posted: an internal note is hidden from portal users (and
+/// their stream mail).
+#[tokio::test]
+async fn should_keep_is_internal_of_a_post_200() {
+    let api = Api::start().await;
+    let (_, cases) = api.fetch_all("Case", "").await;
+    let case = cases[0]["id"].as_str().expect("a case").to_owned();
+    let note = post_note(
+        &api,
+        json!({"type": "Post", "parentType": "Case", "parentId": case, "post": "Internal.", "isInternal": true}),
+    )
+    .await;
+    assert_eq!(note["isInternal"], json!(true));
+    let id = note["id"].as_str().expect("an id");
+    assert_eq!(
+        api.sandbox.record("Note", id).expect("stored")["isInternal"],
+        json!(true)
+    );
+    let (_, stream) = whole_stream(&api, "Case", &case).await;
+    let item = stream
+        .iter()
+        .find(|row| row["id"] == json!(id))
+        .expect("the note is in the case's stream");
+    assert_eq!(item["isInternal"], json!(true));
+}
+
 #[tokio::test]
 async fn should_force_note_type_to_post_200() {
     let api = Api::start().await;
