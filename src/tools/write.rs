@@ -378,7 +378,7 @@ const DELETE_DESCRIPTION: &str = "Delete a record in two steps. First call with 
 impl EspoMcp {
     #[tool(
         name = "create",
-        description = "Create a record. `data` is checked against the schema first (call get_schema): unknown or read-only fields, missing required fields (all of them are named), wrong types, enum values outside the options, malformed dates/emails/phones are refused. EspoCRM's duplicate check answers DUPLICATE_DETECTED with the existing records; set skipDuplicateCheck to create anyway. Emails cannot be created here: use draft_email.",
+        description = "Create a record. `data` is checked against the schema first (call get_schema): unknown or read-only fields, missing required fields (all of them are named), wrong types, enum values outside the options, malformed dates/emails/phones are refused. EspoCRM's duplicate check answers DUPLICATE_DETECTED with the existing records; set skipDuplicateCheck to create anyway. Emails cannot be created here: use draft_email. Nothing that would make EspoCRM send mail is accepted (SEND_BLOCKED): Email reminders (Popup reminders are fine), target lists, campaigns.",
         input_schema = input_schema::<CreateArgs>(),
         annotations(title = "Create record", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
@@ -402,7 +402,7 @@ impl EspoMcp {
 
     #[tool(
         name = "update",
-        description = "Change some fields of a record; only the given fields change. Checked against the schema like create; required fields may not be emptied. An Email can only stay a Draft.",
+        description = "Change some fields of a record; only the given fields change. Checked against the schema like create; required fields may not be emptied. An Email can only stay a Draft. Refused with SEND_BLOCKED: Email reminders, target lists and campaigns, and status changes EspoCRM would mail to customers (a Case's status while portal stream email notifications are on).",
         input_schema = input_schema::<UpdateArgs>(),
         annotations(title = "Update record", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -498,7 +498,7 @@ impl EspoMcp {
 
     #[tool(
         name = "link",
-        description = "Link records through a link of the first one (e.g. add contacts to an Account's `contacts`). Give foreignId or foreignIds.",
+        description = "Link records through a link of the first one (e.g. add contacts to an Account's `contacts`). Give foreignId or foreignIds. Links into target lists, campaigns and mail accounts are refused (SEND_BLOCKED): they decide who EspoCRM mails.",
         input_schema = input_schema::<LinkArgs>(),
         annotations(title = "Link records", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
@@ -520,7 +520,7 @@ impl EspoMcp {
 
     #[tool(
         name = "add_note",
-        description = "Post a note to a record's stream (its activity feed), e.g. a call summary.",
+        description = "Post an internal note to a record's stream (its activity feed), e.g. a call summary. Internal: EspoCRM keeps it from portal users (customers) and their mail.",
         input_schema = input_schema::<AddNoteArgs>(),
         annotations(title = "Add note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
@@ -563,7 +563,7 @@ impl EspoMcp {
 
     #[tool(
         name = "update_kanban",
-        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column.",
+        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column. A move EspoCRM would mail to customers (a Case while portal stream email notifications are on) is refused (SEND_BLOCKED).",
         input_schema = input_schema::<KanbanArgs>(),
         annotations(title = "Move on kanban", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
