@@ -48,6 +48,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ErrorCode, ToolError};
 use crate::espo::attributes::{self, Lookup};
+use crate::validate::error::excerpt;
 
 /// Entity types through which EspoCRM sends mail by itself, or whose records decide who gets
 /// mail: emails and their queue, mass email and campaigns with their target lists, mail
@@ -189,7 +190,7 @@ pub fn check(request: &EspoRequest, schema: &Schema) -> Result<(), SendBlocked> 
     }
     let segments: Vec<&str> = request.path_segments.iter().map(String::as_str).collect();
     let body = request.body.as_ref();
-    let path = segments.join("/");
+    let path = excerpt(&segments.join("/"));
     let other = || {
         SendBlocked::new(
             format!("{method} {path}"),
@@ -270,12 +271,13 @@ fn known_entity<'s>(schema: &'s Schema, requested: &str) -> Result<&'s EntityTyp
         check_mail_type(name)?;
     }
     schema.entity_ignoring_case(requested).ok_or_else(|| {
+        let requested = excerpt(requested);
         SendBlocked::new(
             format!("writing {requested} records"),
             "EspoCRM's metadata does not describe this entity type, so espomcp cannot tell \
              whether the write would make EspoCRM send mail",
         )
-        .at(requested, None)
+        .at(&requested, None)
     })
 }
 
@@ -476,7 +478,7 @@ fn check_json_field(entity: &EntityType, key: &str, value: &Value) -> Result<(),
                 Some("Popup") => {}
                 Some(kind) => {
                     return Err(SendBlocked::new(
-                        format!("a reminder of type {kind:?} in {}", at(index)),
+                        format!("a reminder of type {:?} in {}", excerpt(kind), at(index)),
                         "EspoCRM's reminder job mails the attendees an Email reminder; only Popup \
                          reminders stay inside EspoCRM",
                     )
@@ -545,7 +547,7 @@ fn check_note(schema: &Schema, body: Option<&Map<String, Value>>) -> Result<(), 
     }
     if let Some(kind) = text("type").filter(|kind| *kind != "Post") {
         return Err(SendBlocked::new(
-            format!("a note of type {kind:?}"),
+            format!("a note of type {:?}", excerpt(kind)),
             "espomcp posts only Post notes, which it can make internal",
         )
         .at("Note", Some("type")));
@@ -559,9 +561,10 @@ fn check_note(schema: &Schema, body: Option<&Map<String, Value>>) -> Result<(), 
         .at("Note", Some("parentType")));
     };
     check_mail_type(parent_type)?;
+    let shown = excerpt(parent_type);
     let parent_type = schema
         .entity_ignoring_case(parent_type)
-        .map_or(parent_type, |entity| entity.name.as_str());
+        .map_or(shown.as_str(), |entity| entity.name.as_str());
     let has_flag = schema
         .entity("Note")
         .is_some_and(|note| note.field("isInternal").is_some());
@@ -986,6 +989,19 @@ mod tests {
             "{details}"
         );
         assert_eq!(details["error"]["details"]["entityType"], "Meeting");
+
+        // A value from the caller is shown cut short, never whole.
+        let long = "x".repeat(10_000);
+        let blocked = check(
+            &request(
+                Method::Post,
+                "Meeting",
+                Some(json!({"reminders": [{"type": long}]})),
+            ),
+            &schema(),
+        )
+        .expect_err("an unknown reminder type");
+        assert!(blocked.to_string().len() < 1_000, "{blocked}");
     }
 
     /// Every write a tool sends goes through the policy in `ToolContext::send`: raw requests no
