@@ -1,7 +1,8 @@
 //! docker-compose.yml cannot be run in CI (no Docker); this checks what can be checked: it is
 //! YAML, it has the services EspoCRM's image documents (database, web, daemon, WebSocket) with
 //! pinned image tags, health checks and the shared volume, its secrets come from `.env`, and
-//! `.env.example` names every variable it needs while `.env` stays out of git.
+//! `.env.example` names every variable it needs while `.env` stays out of git. The `espomcp`
+//! service runs this repository's image (Dockerfile) beside EspoCRM, over HTTP, behind a profile.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -36,7 +37,8 @@ fn compose_file_has_the_documented_services_with_pinned_images_and_health_checks
             "espocrm-db",
             "espocrm",
             "espocrm-daemon",
-            "espocrm-websocket"
+            "espocrm-websocket",
+            "espomcp"
         ])
     );
     for (name, service) in services {
@@ -51,6 +53,9 @@ fn compose_file_has_the_documented_services_with_pinned_images_and_health_checks
         );
         if repository == "espocrm/espocrm" {
             assert!(tag.starts_with("8.") || tag.starts_with("9."), "{image}");
+        } else if name == "espomcp" {
+            assert_eq!(repository, "ghcr.io/espomcp/espomcp");
+            assert_eq!(tag, env!("CARGO_PKG_VERSION"), "the image of this version");
         } else {
             assert_eq!(repository, "mariadb", "{name}");
         }
@@ -130,6 +135,73 @@ fn compose_file_has_the_documented_services_with_pinned_images_and_health_checks
 }
 
 #[test]
+fn espomcp_service_runs_this_image_over_http_on_loopback_after_espocrm_is_healthy() {
+    let compose = compose();
+    let service = &compose["services"]["espomcp"];
+    assert_eq!(
+        str_of(service, "build"),
+        Some("."),
+        "built from the Dockerfile"
+    );
+    // Behind a profile: `make compose-up` starts EspoCRM before any API key exists.
+    let profiles: Vec<&str> = service["profiles"]
+        .as_sequence()
+        .expect("profiles")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(profiles, ["mcp"]);
+    // Exec form: the image has no shell to run a command string.
+    let command: Vec<&str> = service["command"]
+        .as_sequence()
+        .expect("command is a list (exec form)")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(command, ["serve", "--http", "0.0.0.0:8765"]);
+    let environment = &service["environment"];
+    assert_eq!(
+        str_of(environment, "ESPOCRM_URL"),
+        Some("http://espocrm"),
+        "EspoCRM's service name inside the compose network"
+    );
+    for key in ["ESPOCRM_API_KEY", "SERVER_HTTP_TOKEN"] {
+        let value = str_of(environment, key).unwrap_or_else(|| panic!("{key}"));
+        assert!(
+            value.starts_with(&format!("${{{key}")),
+            "{key} comes from .env: {value}"
+        );
+    }
+    assert_eq!(
+        str_of(&service["depends_on"]["espocrm"], "condition"),
+        Some("service_healthy")
+    );
+    let ports: Vec<&str> = service["ports"]
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(ports.len(), 1);
+    assert!(
+        ports[0].starts_with("127.0.0.1:") && ports[0].ends_with(":8765"),
+        "published on loopback only: {}",
+        ports[0]
+    );
+    let test: Vec<&str> = service["healthcheck"]["test"]
+        .as_sequence()
+        .expect("a health check")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        test,
+        ["CMD", "/usr/local/bin/espomcp", "check"],
+        "no shell needed"
+    );
+}
+
+#[test]
 fn env_example_names_every_required_variable_and_env_is_ignored() {
     let text = std::fs::read_to_string(root().join("docker-compose.yml")).expect("the file");
     let required: BTreeSet<String> = text
@@ -147,6 +219,9 @@ fn env_example_names_every_required_variable_and_env_is_ignored() {
         .collect();
     for name in &required {
         assert!(defined.contains(name), "{name} is in .env.example");
+    }
+    for name in ["ESPOCRM_API_KEY", "SERVER_HTTP_TOKEN"] {
+        assert!(defined.contains(name), "{name} has a slot in .env.example");
     }
     let ignored = std::fs::read_to_string(root().join(".gitignore")).expect(".gitignore");
     assert!(
