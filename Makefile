@@ -1,14 +1,33 @@
 # espomcp — the short names for everything. `make help` lists them.
 CARGO ?= cargo
 SANDBOX_LISTEN ?= 127.0.0.1:8080
+# Where cargo builds (CARGO_TARGET_DIR when set) and where `make mcpb` takes the binary from.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BINARY_DIR ?= $(TARGET_DIR)/release
+# The MCPB command-line tool that validates and packs the bundle (npm, run through npx).
+MCPB_CLI ?= @anthropic-ai/mcpb@2.1.2
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: help build test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
+.PHONY: help build install mcpb test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 build: ## Build every crate, release mode
 	$(CARGO) build --release --workspace
+
+install: ## Install the espomcp binary into ~/.cargo/bin (cargo install --path .)
+	$(CARGO) install --locked --path .
+
+mcpb: ## Claude Desktop extension for this machine: dist/espomcp-VERSION-OS-ARCH.mcpb (needs Node)
+	$(CARGO) build --release --locked -p espomcp --bin espomcp
+	rm -rf $(TARGET_DIR)/mcpb && mkdir -p $(TARGET_DIR)/mcpb/server dist
+	cp $(BINARY_DIR)/espomcp $(TARGET_DIR)/mcpb/server/espomcp
+	cp LICENSE $(TARGET_DIR)/mcpb/
+	@# The bundle holds this machine's binary only: say so in its manifest.
+	node -e 'const m = require("./mcpb/manifest.json"); m.compatibility.platforms = [process.platform]; console.log(JSON.stringify(m, null, 2))' > $(TARGET_DIR)/mcpb/manifest.json
+	npx --yes $(MCPB_CLI) validate $(TARGET_DIR)/mcpb/manifest.json
+	npx --yes $(MCPB_CLI) pack $(TARGET_DIR)/mcpb dist/espomcp-$(VERSION)-$$(node -p 'process.platform + "-" + process.arch').mcpb
 
 test: ## Run the whole test suite (what CI runs)
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
