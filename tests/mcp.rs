@@ -32,6 +32,8 @@
 //!   campaigns, notes and Case status changes mailed to portal users are `SEND_BLOCKED` with no
 //!   write upstream; notes are internal; `check` reports EspoCRM's own notification mail.
 //! - `compose`: docker-compose.yml parses, with pinned images and the documented services.
+//! - `install`: the Dockerfile, the Claude Desktop bundle's manifest, server.json, the release
+//!   workflow, the crate's metadata and licence, and the README's client snippets.
 
 #[path = "mcp/audit.rs"]
 mod audit;
@@ -49,6 +51,8 @@ mod errors;
 mod http;
 #[path = "mcp/human_delete.rs"]
 mod human_delete;
+#[path = "mcp/install.rs"]
+mod install;
 #[path = "mcp/limits.rs"]
 mod limits;
 #[path = "mcp/live.rs"]
