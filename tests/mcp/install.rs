@@ -461,6 +461,9 @@ fn server_json_follows_the_registry_rules_and_names_this_image_and_bundle() {
         read(".github/workflows/release.yml").contains("\"dist/espomcp-$version.mcpb\""),
         "the release uploads the bundle under that name"
     );
+    // The bundle's hash exists only once the release has built it: the repository holds a
+    // placeholder of the right form, and the release job writes the real one before publishing.
+    assert_eq!(mcpb["fileSha256"], "0".repeat(64).as_str());
     for package in packages {
         assert_eq!(package["transport"]["type"], "stdio");
     }
