@@ -110,6 +110,15 @@ impl AuditLog {
         !matches!(self.sink, Sink::Off)
     }
 
+    /// Why the configured file could not be opened, if it could not: `espomcp check` fails on
+    /// it, since every write would then go unaudited.
+    pub fn broken(&self) -> Option<(&Path, &str)> {
+        match &self.sink {
+            Sink::Broken { path, reason } => Some((path, reason)),
+            Sink::Off | Sink::File { .. } => None,
+        }
+    }
+
     /// Appends one entry; a failure is logged, never returned.
     pub fn write(&self, entry: &AuditEntry) {
         match &self.sink {

@@ -22,9 +22,10 @@ use rmcp::model::{CallToolRequestParams, JsonObject};
 use rmcp::{ServiceExt, transport::stdio_pipes};
 use serde_json::Value;
 
-use crate::config::{Config, LoadOptions};
+use crate::config::{Config, LoadOptions, Loaded};
 use crate::error::ToolError;
 use crate::runtime::Runtime;
+use crate::server::EspoMcp;
 
 const ENVIRONMENT_HELP: &str = "\
 Configuration (built-in defaults < config file < environment):
@@ -40,8 +41,9 @@ Configuration (built-in defaults < config file < environment):
   SERVER_RATE_LIMIT_MAX_CONCURRENT       requests in flight at once [5]
   SERVER_DELETE_CONFIRMATION_TTL_SECS    how long a delete preview stays confirmable [300]
   SERVER_DELETE_CONFIRMATION             who confirms a delete: agent, or human (asked via the client) [agent]
-  SERVER_PROMPTS_DIR                     where prompt templates live [.espomcp/prompts]
+  SERVER_PROMPTS_DIR                     where prompt templates live [CONFIG_DIR/espocrm-mcp/prompts]
   SERVER_AGGREGATE_MAX_RECORDS           most records `aggregate` reads, 1-1000000 [50000]
+  SERVER_CALL_TIMEOUT_SECS               longest one tool call may take, retries included [50]
   SERVER_READ_ONLY                       serve only the read tools, refuse the others [false]
   SERVER_TOOLSETS                        tool families served: read,write,notes,kanban,email [all]
   SERVER_ENTITY_TYPES                    the only entity types tools may touch, e.g. Account,Contact [all]
@@ -56,59 +58,105 @@ Configuration (built-in defaults < config file < environment):
 administrator of EspoCRM), and ESPOCRM_TLS_VERIFY and ESPOCRM_TIMEOUT_SECS, from the environment.
 Config file: --config PATH, else $XDG_CONFIG_HOME/espocrm-mcp/config.toml or
 ~/.config/espocrm-mcp/config.toml, with sections [espocrm], [server], [logging].
+CONFIG_DIR: $XDG_CONFIG_HOME, else ~/.config (Linux), ~/Library/Application Support (macOS),
+%APPDATA% (Windows).
 Logs go to stderr (stdout carries the MCP protocol).";
 
 /// espomcp: an MCP server for EspoCRM.
+///
+/// With no subcommand it serves MCP over stdio, as `espomcp serve` does, and takes serve's
+/// flags: `espomcp --demo` is what MCP clients launch to try it.
 #[derive(Debug, Parser)]
 #[command(name = "espomcp", version, about, after_help = ENVIRONMENT_HELP)]
 pub struct Cli {
-    /// Use an in-process EspoCRM sandbox with demo data instead of ESPOCRM_URL.
-    #[arg(long, global = true)]
-    pub demo: bool,
-    /// Read settings from this TOML file (instead of ~/.config/espocrm-mcp/config.toml).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Serve only the read tools and refuse calls to the others (SERVER_READ_ONLY); wins over
-    /// --toolsets.
-    #[arg(long, global = true)]
-    pub read_only: bool,
-    /// The tool families to serve, comma-separated: read, write, notes, kanban, email
-    /// (SERVER_TOOLSETS).
-    #[arg(long, global = true, value_name = "LIST")]
-    pub toolsets: Option<String>,
-    /// The only entity types tools may touch, comma-separated, e.g. Account,Contact
-    /// (SERVER_ENTITY_TYPES).
-    #[arg(long, global = true, value_name = "LIST")]
-    pub entities: Option<String>,
+    /// `serve`'s flags, for `espomcp` without a subcommand. Written before another subcommand
+    /// (`espomcp --demo call …`, as the README's first command does) they are that
+    /// subcommand's, if it has them; otherwise they are refused ([`run`]).
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// Where the settings come from and which tools are served: what every command that builds
+/// the tool list reads.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ToolArgs {
+    /// Read settings from this TOML file (instead of ~/.config/espocrm-mcp/config.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Serve only the read tools and refuse calls to the others (SERVER_READ_ONLY); wins over
+    /// --toolsets.
+    #[arg(long)]
+    pub read_only: bool,
+    /// The tool families to serve, comma-separated: read, write, notes, kanban, email
+    /// (SERVER_TOOLSETS).
+    #[arg(long, value_name = "LIST")]
+    pub toolsets: Option<String>,
+    /// The only entity types tools may touch, comma-separated, e.g. Account,Contact
+    /// (SERVER_ENTITY_TYPES).
+    #[arg(long, value_name = "LIST")]
+    pub entities: Option<String>,
+}
+
+/// The flags of the commands that talk to EspoCRM (`serve`, `call`, `check`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// Use an in-process EspoCRM sandbox with demo data instead of ESPOCRM_URL.
+    #[arg(long)]
+    pub demo: bool,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+}
+
+/// `serve`'s flags (and those of `espomcp` alone).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Serve Streamable HTTP at this address instead of stdio, endpoint /mcp, e.g.
+    /// 127.0.0.1:8765 (SERVER_HTTP_ADDR).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+}
+
+/// The default address of `espomcp sandbox`: not 8080, where docker-compose.yml's EspoCRM
+/// (and many other development servers) listen.
+pub const SANDBOX_LISTEN: &str = "127.0.0.1:8089";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (the default; what MCP clients launch), or over HTTP with --http.
-    Serve {
-        /// Serve Streamable HTTP at this address instead of stdio, endpoint /mcp, e.g.
-        /// 127.0.0.1:8765 (SERVER_HTTP_ADDR).
-        #[arg(long, value_name = "ADDR")]
-        http: Option<String>,
-    },
-    /// List the tools and what they do.
-    Tools,
+    Serve(ServeArgs),
+    /// List the tools and what they do (needs no EspoCRM: no URL or key).
+    Tools(ToolArgs),
     /// Run one tool and print its JSON result (exit code 1 on a tool error).
+    ///
+    /// A delete needs two calls that share the preview, and this process ends after one: `call
+    /// delete '{"entityType":…,"id":…}' --confirm` previews and confirms in one run (the
+    /// preview goes to stderr, the result to stdout). Without --confirm, on a terminal, it
+    /// shows the preview and asks; otherwise it only previews.
     Call {
         /// The tool, e.g. search.
         tool: String,
         /// Its arguments as a JSON object, e.g. '{"entityType":"Opportunity","limit":3}'.
         #[arg(default_value = "{}")]
         arguments: String,
+        /// For `delete`: preview the record, then delete it, in this one run (what answering
+        /// yes at the terminal prompt does). Also answers yes when
+        /// SERVER_DELETE_CONFIRMATION=human asks.
+        #[arg(long)]
+        confirm: bool,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Check the configuration, the connection to EspoCRM, the API key and what it may do.
-    Check,
+    Check(ServerArgs),
     /// Run the in-memory EspoCRM sandbox with demo data (prints url and keys on stdout).
     Sandbox {
-        /// Address to listen on; the API is served under /api/v1.
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// Address to listen on; the API is served under /api/v1. Port 0 picks a free port
+        /// (the url line says which).
+        #[arg(long, default_value = SANDBOX_LISTEN)]
         listen: String,
         /// Seed of the demo data.
         #[arg(long, default_value_t = 42)]
@@ -116,10 +164,10 @@ pub enum Command {
     },
     /// Prepare a real EspoCRM for espomcp: role, API user, demo users and data (as admin).
     ///
-    /// Needs ESPOCRM_URL, ESPOCRM_ADMIN_USER and ESPOCRM_ADMIN_PASSWORD. Creates the "MCP Agent"
-    /// role, an API user with it (its key is printed on stdout once, by the run that creates
-    /// it), demo users and demo data. Safe to run again: it finds what exists. Progress goes to
-    /// stderr.
+    /// Needs ESPOCRM_URL, ESPOCRM_ADMIN_USER and ESPOCRM_ADMIN_PASSWORD (from the environment
+    /// only; no config file). Creates the "MCP Agent" role, an API user with it (its key is
+    /// printed on stdout once, by the run that creates it), demo users and demo data. Safe to
+    /// run again: it finds what exists. Progress goes to stderr.
     Seed {
         /// Delete what seed created (the records and users it marked) instead.
         #[arg(long)]
@@ -130,37 +178,116 @@ pub enum Command {
     },
 }
 
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "serve",
+            Command::Tools(_) => "tools",
+            Command::Call { .. } => "call",
+            Command::Check(_) => "check",
+            Command::Sandbox { .. } => "sandbox",
+            Command::Seed { .. } => "seed",
+        }
+    }
+}
+
+/// The flags given before the subcommand, as typed (`--demo`, `--config`, …).
+fn flags_given(args: &ServeArgs) -> Vec<&'static str> {
+    let ServeArgs { server, http } = args;
+    let tools = &server.tools;
+    [
+        (server.demo, "--demo"),
+        (tools.config.is_some(), "--config"),
+        (tools.read_only, "--read-only"),
+        (tools.toolsets.is_some(), "--toolsets"),
+        (tools.entities.is_some(), "--entities"),
+        (http.is_some(), "--http"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect()
+}
+
+/// Gives the flags written before the subcommand to it, when it has them; a flag the
+/// subcommand does not take is an error naming the flag, rather than silently doing nothing.
+fn hand_down(top: ServeArgs, command: &mut Command) -> Result<(), String> {
+    let given = flags_given(&top);
+    if given.is_empty() {
+        return Ok(());
+    }
+    let refuse = |flags: Vec<&'static str>, command: &Command| {
+        let why = match command {
+            Command::Tools(_) => " (it needs no EspoCRM, demo or real)",
+            Command::Sandbox { .. } => " (it is an EspoCRM itself)",
+            Command::Seed { .. } => " (it reads the environment only)",
+            _ => "",
+        };
+        Err(format!(
+            "{} does not apply to `espomcp {}`{why}: see `espomcp {} --help` for its flags",
+            flags.join(", "),
+            command.name(),
+            command.name()
+        ))
+    };
+    fn merge_tools(top: ToolArgs, own: &mut ToolArgs) {
+        own.config = own.config.take().or(top.config);
+        own.read_only |= top.read_only;
+        own.toolsets = own.toolsets.take().or(top.toolsets);
+        own.entities = own.entities.take().or(top.entities);
+    }
+    match command {
+        Command::Serve(own) => {
+            own.server.demo |= top.server.demo;
+            merge_tools(top.server.tools, &mut own.server.tools);
+            own.http = own.http.take().or(top.http);
+            Ok(())
+        }
+        Command::Call { server: own, .. } | Command::Check(own) => {
+            if top.http.is_some() {
+                return refuse(vec!["--http"], command);
+            }
+            own.demo |= top.server.demo;
+            merge_tools(top.server.tools, &mut own.tools);
+            Ok(())
+        }
+        Command::Tools(own) => {
+            let wrong: Vec<&'static str> = given
+                .into_iter()
+                .filter(|flag| matches!(*flag, "--demo" | "--http"))
+                .collect();
+            if !wrong.is_empty() {
+                return refuse(wrong, command);
+            }
+            merge_tools(top.server.tools, own);
+            Ok(())
+        }
+        Command::Sandbox { .. } | Command::Seed { .. } => refuse(given, command),
+    }
+}
+
 /// Runs a parsed command line; the exit code is the process's.
 pub async fn run(cli: Cli) -> ExitCode {
-    let command = cli.command.unwrap_or(Command::Serve { http: None });
-    if let Command::Sandbox { listen, seed } = command {
-        return run_sandbox(&listen, seed).await;
+    let Cli {
+        serve: top,
+        command,
+    } = cli;
+    let mut command = command.unwrap_or_else(|| Command::Serve(ServeArgs::default()));
+    if let Err(message) = hand_down(top, &mut command) {
+        eprintln!("espomcp: {message}");
+        return ExitCode::from(2);
     }
-    if let Command::Seed { reset, users } = command {
-        return run_seed(cli.demo, reset, users).await;
-    }
-    let mut options = LoadOptions::from_process(cli.config, cli.demo);
-    if cli.read_only {
-        options = options.with_flag("SERVER_READ_ONLY", "--read-only", "true");
-    }
-    if let Some(toolsets) = cli.toolsets {
-        options = options.with_flag("SERVER_TOOLSETS", "--toolsets", toolsets);
-    }
-    if let Some(entities) = cli.entities {
-        options = options.with_flag("SERVER_ENTITY_TYPES", "--entities", entities);
-    }
-    if let Command::Serve {
-        http: Some(address),
-    } = &command
-    {
-        options = options.with_flag("SERVER_HTTP_ADDR", "--http", address.clone());
-    }
-    let loaded = match Config::load(options) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("espomcp: {e}");
-            return ExitCode::from(2);
-        }
+    let (server, http) = match command {
+        Command::Sandbox { listen, seed } => return run_sandbox(&listen, seed).await,
+        Command::Seed { reset, users } => return run_seed(reset, users).await,
+        Command::Tools(args) => return run_tools(args),
+        Command::Serve(ServeArgs {
+            ref server,
+            ref http,
+        }) => (server.clone(), http.clone()),
+        Command::Call { ref server, .. } | Command::Check(ref server) => (server.clone(), None),
+    };
+    let Some(loaded) = load(&server.tools, server.demo, http) else {
+        return ExitCode::from(2);
     };
     let _telemetry = match crate::telemetry::init(&loaded.config.logging) {
         Ok(g) => Some(g),
@@ -172,15 +299,19 @@ pub async fn run(cli: Cli) -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let config = loaded.config;
-    let runtime = match Runtime::start(&config).await {
+    let config = loaded.config.clone();
+    let started = match &command {
+        Command::Check(_) => Runtime::start_for_check(&config).await,
+        _ => Runtime::start(&config).await,
+    };
+    let runtime = match started {
         Ok(r) => r,
         Err(e) => {
             eprintln!("espomcp: {e}");
             return ExitCode::from(2);
         }
     };
-    if !matches!(command, Command::Tools)
+    if !matches!(command, Command::Check(_))
         && let Err(e) = runtime.check_entity_types().await
     {
         eprintln!("espomcp: {e}");
@@ -188,17 +319,84 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(2);
     }
     let code = match command {
-        Command::Serve { .. } => match config.server.http_addr {
+        Command::Serve(_) => match config.server.http_addr {
             Some(address) => crate::http::serve(&runtime, &config, address).await,
             None => serve(&runtime).await,
         },
-        Command::Tools => list_tools(&runtime),
-        Command::Call { tool, arguments } => call(&runtime, &tool, &arguments).await,
-        Command::Check => check(&runtime, &config, loaded.config_file.as_deref()).await,
-        Command::Sandbox { .. } | Command::Seed { .. } => ExitCode::SUCCESS,
+        Command::Call {
+            tool,
+            arguments,
+            confirm,
+            ..
+        } => call(&runtime, &tool, &arguments, confirm).await,
+        Command::Check(_) => check(&runtime, &loaded).await,
+        Command::Tools(_) | Command::Sandbox { .. } | Command::Seed { .. } => ExitCode::SUCCESS,
     };
     runtime.stop().await;
     code
+}
+
+/// Loads the configuration with the command line's flags on top; `None` (after saying why on
+/// stderr, with the warnings that may explain it, such as a misspelt key) when it is unusable.
+fn load(args: &ToolArgs, demo: bool, http: Option<String>) -> Option<Loaded> {
+    let mut options = LoadOptions::from_process(args.config.clone(), demo);
+    if args.read_only {
+        options = options.with_flag("SERVER_READ_ONLY", "--read-only", "true");
+    }
+    if let Some(toolsets) = &args.toolsets {
+        options = options.with_flag("SERVER_TOOLSETS", "--toolsets", toolsets.clone());
+    }
+    if let Some(entities) = &args.entities {
+        options = options.with_flag("SERVER_ENTITY_TYPES", "--entities", entities.clone());
+    }
+    if let Some(address) = http {
+        options = options.with_flag("SERVER_HTTP_ADDR", "--http", address);
+    }
+    match Config::load(options) {
+        Ok(loaded) => Some(loaded),
+        Err(e) => {
+            eprintln!("espomcp: {e}");
+            for warning in e.warnings() {
+                eprintln!("espomcp: {warning}");
+            }
+            None
+        }
+    }
+}
+
+/// `espomcp tools`: the tool list needs the tool filters only, not EspoCRM, so the URL and
+/// key are not asked for (the configuration is read as in demo mode).
+fn run_tools(args: ToolArgs) -> ExitCode {
+    let Some(loaded) = load(&args, true, None) else {
+        return ExitCode::from(2);
+    };
+    for warning in &loaded.warnings {
+        eprintln!("espomcp: {warning}");
+    }
+    let server = &loaded.config.server;
+    let filter = crate::toolsets::ToolFilter {
+        read_only: server.read_only,
+        toolsets: server.toolsets.clone(),
+    };
+    let human = server.delete_confirmation == crate::config::DeleteConfirmation::Human;
+    print!("{}", tool_table(&EspoMcp::catalog(&filter, human)));
+    ExitCode::SUCCESS
+}
+
+/// One line per tool: its name, padded to the longest name, and its description.
+pub fn tool_table(tools: &[rmcp::model::Tool]) -> String {
+    let width = tools
+        .iter()
+        .map(|tool| tool.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    tools
+        .iter()
+        .map(|tool| {
+            let description = tool.description.as_deref().unwrap_or("");
+            format!("{:<width$}  {description}\n", tool.name)
+        })
+        .collect()
 }
 
 async fn run_sandbox(listen: &str, seed: u64) -> ExitCode {
@@ -222,13 +420,7 @@ async fn run_sandbox(listen: &str, seed: u64) -> ExitCode {
 /// `espomcp seed`: its settings come from the environment only (the admin password never
 /// belongs in a file or on the command line); the new API key, if any, is the only output on
 /// stdout.
-async fn run_seed(demo: bool, reset: bool, users: u8) -> ExitCode {
-    if demo {
-        eprintln!(
-            "espomcp seed: --demo already has demo data; seed is for a real EspoCRM (ESPOCRM_URL)"
-        );
-        return ExitCode::from(2);
-    }
+async fn run_seed(reset: bool, users: u8) -> ExitCode {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let mut missing = Vec::new();
     let mut required = |name: &'static str| {
@@ -312,18 +504,110 @@ async fn serve(runtime: &Runtime) -> ExitCode {
     }
 }
 
-fn list_tools(runtime: &Runtime) -> ExitCode {
-    for tool in runtime.server.tools() {
-        let description = tool.description.as_deref().unwrap_or("");
-        println!("{:<18} {}", tool.name, description);
+/// The MCP client of `espomcp call`: the person at the terminal. It declares form elicitation,
+/// so with SERVER_DELETE_CONFIRMATION=human the server's question reaches them: `--confirm`
+/// answers yes, a terminal shows the question and reads the answer, anything else declines.
+struct TerminalClient {
+    confirm: bool,
+}
+
+impl rmcp::ClientHandler for TerminalClient {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::builder()
+                .enable_elicitation()
+                .build(),
+            rmcp::model::Implementation::new("espomcp-call", env!("CARGO_PKG_VERSION")),
+        )
     }
-    ExitCode::SUCCESS
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        eprintln!("{message}");
+        let yes = self.confirm || ask_on_terminal("Delete it? [y/N] ").await;
+        Ok(if yes {
+            ElicitResult::new(ElicitationAction::Accept)
+                .with_content(serde_json::json!({ "confirm": true }))
+        } else {
+            ElicitResult::new(ElicitationAction::Decline)
+        })
+    }
+}
+
+/// Asks a yes/no question on stderr and reads the answer from stdin, when stdin is a
+/// terminal; `false` otherwise (a script is never asked, it says `--confirm`).
+async fn ask_on_terminal(question: &'static str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    tokio::task::spawn_blocking(move || {
+        eprint!("{question}");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        match std::io::stdin().lock().read_line(&mut answer) {
+            Ok(_) => matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+            Err(_) => false,
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// The tool's answer as `call` prints it: the structured result, else the text parsed as
+/// JSON, else the text.
+fn body_of(result: &rmcp::model::CallToolResult) -> Value {
+    result.structured_content.clone().unwrap_or_else(|| {
+        let text: String = result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text())
+            .map(|t| t.text.clone())
+            .collect();
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    })
+}
+
+fn pretty(body: &Value) -> String {
+    serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())
+}
+
+/// The known name nearest to a mistyped one, if it is near enough to be what was meant.
+fn nearest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substitution = previous + usize::from(ca != *cb);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+            }
+        }
+        row[b.len()]
+    }
+    known
+        .into_iter()
+        .map(|name| (distance(typed, name), name))
+        .filter(|(d, name)| *d <= (name.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
 }
 
 /// Runs one tool through a real MCP session over an in-memory pipe, so `call` exercises
-/// exactly what a client gets.
-async fn call(runtime: &Runtime, tool: &str, arguments: &str) -> ExitCode {
-    let arguments: JsonObject = match serde_json::from_str::<Value>(arguments) {
+/// exactly what a client gets. A `delete` with `--confirm` (or `"confirm": true`, or a yes at
+/// the terminal) is the two calls of the two-step delete in this one session.
+async fn call(runtime: &Runtime, tool: &str, arguments: &str, confirm: bool) -> ExitCode {
+    let mut arguments: JsonObject = match serde_json::from_str::<Value>(arguments) {
         Ok(Value::Object(o)) => o,
         Ok(_) | Err(_) => {
             let e = ToolError::invalid_argument(
@@ -334,6 +618,22 @@ async fn call(runtime: &Runtime, tool: &str, arguments: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let catalog = EspoMcp::catalog(&crate::toolsets::ToolFilter::default(), false);
+    let known: Vec<&str> = catalog.iter().map(|t| t.name.as_ref()).collect();
+    if !known.contains(&tool) {
+        let message = match nearest(tool, known.iter().copied()) {
+            Some(name) => format!("unknown tool `{tool}`; did you mean `{name}`?"),
+            None => format!("unknown tool `{tool}`"),
+        };
+        let error = ToolError::new(
+            crate::error::ErrorCode::InvalidArgument,
+            message,
+            format!("The tools: {}", known.join(", ")),
+            false,
+        );
+        println!("{}", pretty(&error.to_json()));
+        return ExitCode::FAILURE;
+    }
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server = runtime.server.clone();
     let server_task = tokio::spawn(async move {
@@ -341,51 +641,61 @@ async fn call(runtime: &Runtime, tool: &str, arguments: &str) -> ExitCode {
             let _ = running.waiting().await;
         }
     });
-    let client = match ().serve(client_io).await {
+    let client = match (TerminalClient { confirm }).serve(client_io).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("espomcp: the in-process MCP session failed: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let result = client
-        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
-        .await;
+    let run_once = |arguments: JsonObject| {
+        client.call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+    };
+    let two_step = tool == "delete";
+    let wants_delete = confirm || arguments.get("confirm") == Some(&Value::Bool(true));
+    if two_step {
+        arguments.insert("confirm".into(), Value::Bool(false));
+    }
+    let mut result = run_once(arguments.clone()).await;
+    if two_step
+        && let Ok(preview) = &result
+        && preview.is_error != Some(true)
+    {
+        let go_ahead = if wants_delete {
+            eprintln!("{}", pretty(&body_of(preview)));
+            true
+        } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            eprintln!("{}", pretty(&body_of(preview)));
+            ask_on_terminal("Delete this record? [y/N] ").await
+        } else {
+            false
+        };
+        if go_ahead {
+            arguments.insert("confirm".into(), Value::Bool(true));
+            result = run_once(arguments).await;
+        }
+    }
     let code = match result {
         Ok(result) => {
-            let failed = result.is_error == Some(true);
-            let body = result.structured_content.clone().unwrap_or_else(|| {
-                let text: String = result
-                    .content
-                    .iter()
-                    .filter_map(|c| c.as_text())
-                    .map(|t| t.text.clone())
-                    .collect();
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&body).unwrap_or_else(|_| body.to_string())
-            );
-            if failed {
+            println!("{}", pretty(&body_of(&result)));
+            if result.is_error == Some(true) {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
             }
         }
         Err(e) => {
-            let known: Vec<String> = runtime
-                .server
-                .tools()
-                .into_iter()
-                .map(|t| t.name.to_string())
-                .collect();
-            let error = ToolError::invalid_argument("tool", &format!("{tool}: {e}"))
-                .with_suggestion(format!("Known tools: {}", known.join(", ")));
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&error.to_json()).unwrap_or_default()
+            let reason = match &e {
+                rmcp::ServiceError::McpError(data) => data.message.to_string(),
+                other => other.to_string(),
+            };
+            let error = ToolError::new(
+                crate::error::ErrorCode::InvalidArgument,
+                format!("{tool}: {reason}"),
+                "Check the tool's arguments with `espomcp tools` and call again",
+                false,
             );
+            println!("{}", pretty(&error.to_json()));
             ExitCode::FAILURE
         }
     };
@@ -412,9 +722,22 @@ fn level(access: &Option<ScopeAccess>, action: Action) -> &'static str {
 /// What `check` says about a failure to read the metadata: the tool error's own words, except
 /// where the first request failing means something the tools' advice does not cover (a wrong
 /// address, a certificate that is not trusted, nothing listening).
-fn check_failure(error: &ToolError, url: &str) -> (String, String) {
+fn check_failure(error: &ToolError, url: &str, waited: std::time::Duration) -> (String, String) {
     use crate::error::ErrorCode;
     let message = error.message.clone();
+    if error.code == ErrorCode::UpstreamTimeout {
+        return (
+            format!(
+                "no answer from {url} within {} s (check makes one attempt)",
+                waited.as_secs()
+            ),
+            "Something accepted the connection but did not answer: check that ESPOCRM_URL is \
+             EspoCRM's address (not another service's port, or a firewall that swallows \
+             connections) and that EspoCRM is running normally. If it is only slow, raise \
+             ESPOCRM_TIMEOUT_SECS"
+                .into(),
+        );
+    }
     if error.code == ErrorCode::RecordNotFound {
         return (
             format!("nothing answers EspoCRM's API under {url} (404)"),
@@ -444,22 +767,56 @@ fn check_failure(error: &ToolError, url: &str) -> (String, String) {
     (message, error.suggestion.clone())
 }
 
-/// `espomcp check`: one line per step, then what the key may do per entity type.
-async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path>) -> ExitCode {
+/// `espomcp check`: one line per step, then what the key may do per entity type. Fails (exit
+/// code 1) when a step fails, when the config file has keys espomcp ignores, or when the audit
+/// log cannot be written; other warnings are shown as `warning` lines.
+async fn check(runtime: &Runtime, loaded: &Loaded) -> ExitCode {
+    let config = &loaded.config;
+    let mut failed = false;
     let target = if config.demo {
         "demo sandbox (in-process)".to_owned()
     } else {
         config.espocrm.url.clone().unwrap_or_default()
     };
-    let file = file
+    let file = loaded
+        .config_file
+        .as_deref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "none (defaults and environment)".into());
-    println!("{:<16} ok (config file: {file})", "configuration");
+    if loaded.ignored_settings.is_empty() {
+        println!("{:<16} ok (config file: {file})", "configuration");
+    } else {
+        failed = true;
+        println!(
+            "{:<16} FAILED: {} setting(s) in {file} are ignored",
+            "configuration",
+            loaded.ignored_settings.len()
+        );
+    }
+    for warning in &loaded.warnings {
+        println!("{:<16} {warning}", "warning");
+    }
+    if let Some((path, reason)) = runtime.server.ctx.audit.broken() {
+        failed = true;
+        println!(
+            "{:<16} FAILED: SERVER_AUDIT_LOG {} cannot be opened for appending ({reason})",
+            "audit log",
+            path.display()
+        );
+        println!(
+            "{:<16} Create its directory and make it writable by this user, or unset \
+             SERVER_AUDIT_LOG",
+            "fix"
+        );
+    } else if let Some(path) = &config.server.audit_log {
+        println!("{:<16} ok ({})", "audit log", path.display());
+    }
     println!("{:<16} {target}", "espocrm");
     let started = Instant::now();
     let schema = match runtime.metadata.schema().await {
         Ok(s) => s,
         Err(e) => {
+            let waited = Runtime::check_timeout(config);
             let error = ToolError::from(e);
             let step = match error.code {
                 crate::error::ErrorCode::AuthFailed | crate::error::ErrorCode::PermissionDenied => {
@@ -467,7 +824,7 @@ async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path
                 }
                 _ => "connectivity",
             };
-            let (message, fix) = check_failure(&error, &target);
+            let (message, fix) = check_failure(&error, &target, waited);
             println!("{step:<16} FAILED: {message}");
             println!("{:<16} {fix}", "fix");
             return ExitCode::FAILURE;
@@ -484,14 +841,39 @@ async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path
         schema.user.user_name,
         schema.user.user_type.as_deref().unwrap_or("?")
     );
+    if let Some(names) = runtime.server.ctx.entities.names() {
+        let unknown = runtime.server.ctx.entities.unknown_in(&schema);
+        if unknown.is_empty() {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            println!("{:<16} ok ({})", "entity types", names.join(", "));
+        } else {
+            failed = true;
+            println!(
+                "{:<16} FAILED: SERVER_ENTITY_TYPES (or --entities) names entity types EspoCRM \
+                 does not have: {}",
+                "entity types",
+                unknown.join(", ")
+            );
+        }
+    }
     println!();
+    let rows: Vec<_> = schema
+        .record_entities()
+        .filter(|e| e.access.is_some())
+        .collect();
+    let width = rows
+        .iter()
+        .map(|e| e.name.chars().count())
+        .chain([16])
+        .max()
+        .unwrap_or(16);
     println!(
-        "{:<16} {:<6} {:<6} {:<6} {:<6}",
+        "{:<width$} {:<6} {:<6} {:<6} {:<6}",
         "entity type", "read", "create", "edit", "delete"
     );
-    for entity in schema.record_entities().filter(|e| e.access.is_some()) {
+    for entity in rows {
         println!(
-            "{:<16} {:<6} {:<6} {:<6} {:<6}",
+            "{:<width$} {:<6} {:<6} {:<6} {:<6}",
             entity.name,
             level(&entity.access, Action::Read),
             level(&entity.access, Action::Create),
@@ -506,5 +888,9 @@ async fn check(runtime: &Runtime, config: &Config, file: Option<&std::path::Path
     for (setting, state) in crate::outbound::notification_report(&schema.notifications) {
         println!("{setting:<16} {state}");
     }
-    ExitCode::SUCCESS
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -19,8 +19,9 @@
 //! | SERVER_RATE_LIMIT_MAX_CONCURRENT      | `[server] rate_limit_max_concurrent`      | 5 (1–64)           |
 //! | SERVER_DELETE_CONFIRMATION_TTL_SECS   | `[server] delete_confirmation_ttl_secs`   | 300 (1–86400)      |
 //! | SERVER_DELETE_CONFIRMATION            | `[server] delete_confirmation`            | agent (or human)   |
-//! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | .espomcp/prompts   |
+//! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | config dir³        |
 //! | SERVER_AGGREGATE_MAX_RECORDS          | `[server] aggregate_max_records`          | 50000 (1–1000000)  |
+//! | SERVER_CALL_TIMEOUT_SECS              | `[server] call_timeout_secs`              | 50 (1–3600)        |
 //! | SERVER_READ_ONLY                      | `[server] read_only`                      | false              |
 //! | SERVER_TOOLSETS                       | `[server] toolsets`                       | all five           |
 //! | SERVER_ENTITY_TYPES                   | `[server] entity_types`                   | all                |
@@ -34,6 +35,9 @@
 //!
 //! ¹ not in demo mode, where espomcp talks to its in-process sandbox.
 //! ² required when SERVER_HTTP_ADDR is not a loopback address.
+//! ³ `prompts` in the user's configuration directory ([`default_prompts_dir`]), not under the
+//!   working directory: clients start espomcp wherever they like (`/` for Claude Desktop on
+//!   macOS, the open project for editors).
 //!
 //! Lists (toolsets, entity types, hosts) are written comma-separated, or as a TOML array.
 //! Command-line flags (`--read-only`, `--toolsets`, `--entities`, `--http`) are a fourth layer
@@ -120,6 +124,8 @@ const AGGREGATE_MAX: Setting = Setting::new(
     "server",
     "aggregate_max_records",
 );
+const CALL_TIMEOUT: Setting =
+    Setting::new("SERVER_CALL_TIMEOUT_SECS", "server", "call_timeout_secs");
 const READ_ONLY: Setting = Setting::new("SERVER_READ_ONLY", "server", "read_only");
 const TOOLSETS: Setting = Setting::new("SERVER_TOOLSETS", "server", "toolsets");
 const ENTITY_TYPES: Setting = Setting::new("SERVER_ENTITY_TYPES", "server", "entity_types");
@@ -133,7 +139,7 @@ const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 24] = [
+pub const SETTINGS: [Setting; 25] = [
     URL,
     API_KEY,
     TIMEOUT,
@@ -148,6 +154,7 @@ pub const SETTINGS: [Setting; 24] = [
     DELETE_CONFIRMATION,
     PROMPTS_DIR,
     AGGREGATE_MAX,
+    CALL_TIMEOUT,
     READ_ONLY,
     TOOLSETS,
     ENTITY_TYPES,
@@ -166,12 +173,19 @@ const ESPOCRM_MAX_PAGE: u64 = 200;
 /// The most records `aggregate` reads by default (250 pages of 200).
 const DEFAULT_AGGREGATE_MAX_RECORDS: u64 = 50_000;
 
+/// The longest a tool call may take by default, retries included: under the 60 s after which
+/// the usual clients (the TypeScript SDK's default request timeout) give up on a call, so the
+/// agent reads why it failed instead of a client-side timeout.
+pub const DEFAULT_CALL_TIMEOUT_SECS: u64 = 50;
+
 /// The shortest HTTP bearer token accepted.
 const MIN_TOKEN_LENGTH: usize = 16;
 
 /// The variables, besides the settings, that decide where the default config file is.
 const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 const HOME: &str = "HOME";
+/// Windows' per-user configuration directory, where the prompts go there.
+const APPDATA: &str = "APPDATA";
 
 /// Everything espomcp is configured with, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,9 +233,13 @@ pub struct ServerConfig {
     /// the client.
     pub delete_confirmation: DeleteConfirmation,
     /// Where the prompt templates live; relative paths are relative to the working directory.
+    /// By default `prompts` in the configuration directory ([`default_prompts_dir`]).
     pub prompts_dir: PathBuf,
     /// The most records `aggregate` reads; a larger filtered set is refused up front.
     pub aggregate_max_records: u32,
+    /// The longest one tool call may take, every request and retry included (not the wait for
+    /// a person's answer to a delete confirmation).
+    pub call_timeout: Duration,
     /// The file write tool calls are recorded in (one JSON line each); `None`: no audit.
     pub audit_log: Option<PathBuf>,
     /// Serve only the read-only tools, and refuse calls to the others.
@@ -369,10 +387,11 @@ impl Environment {
     /// A snapshot of the process's variables that espomcp reads (and no others).
     pub fn process() -> Self {
         let mut environment = Self::default();
-        let names = SETTINGS
-            .iter()
-            .map(|setting| setting.env)
-            .chain([XDG_CONFIG_HOME, HOME]);
+        let names =
+            SETTINGS
+                .iter()
+                .map(|setting| setting.env)
+                .chain([XDG_CONFIG_HOME, HOME, APPDATA]);
         for name in names {
             match std::env::var(name) {
                 Ok(value) => {
@@ -458,6 +477,9 @@ pub struct Loaded {
     /// Things that work but probably should not be so: a config file others can read, a key in
     /// the file that espomcp does not know (a typo?). One line each.
     pub warnings: Vec<String>,
+    /// Keys of the file that espomcp ignored (also among the warnings): `check` fails on them,
+    /// since a misspelt key means a setting the user believes set is not.
+    pub ignored_settings: Vec<String>,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -474,9 +496,24 @@ pub enum ConfigError {
     #[error("config file {} {message}", .path.display())]
     File { path: PathBuf, message: String },
 
-    /// One or more settings are missing or unusable.
+    /// One or more settings are missing or unusable. `warnings` are what [`Loaded::warnings`]
+    /// would have held: a misspelt key is often why a setting is missing, so they are shown
+    /// with the problems.
     #[error("{}", lines(.problems))]
-    Invalid { problems: Vec<Problem> },
+    Invalid {
+        problems: Vec<Problem>,
+        warnings: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// What else the user should hear (unknown keys in the file, …), besides the error itself.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            ConfigError::Invalid { warnings, .. } => warnings,
+            ConfigError::FileNotFound { .. } | ConfigError::File { .. } => &[],
+        }
+    }
 }
 
 fn lines(problems: &[Problem]) -> String {
@@ -519,9 +556,11 @@ impl Config {
         };
 
         let mut figment = Figment::from(Defaults);
+        let mut ignored_settings = Vec::new();
         if let Some(path) = &config_file {
             let file = ConfigFile::read(path)?;
-            warnings.extend(unknown_keys(path, &file.dict));
+            ignored_settings = unknown_keys(path, &file.dict);
+            warnings.extend(ignored_settings.iter().cloned());
             warnings.extend(permission_warning(path));
             figment = figment.merge(file);
         }
@@ -530,6 +569,8 @@ impl Config {
 
         let mut reader = Reader {
             figment: &figment,
+            env: &env,
+            warnings: Vec::new(),
             file: config_file.as_deref(),
             flags: &flags,
             problems: env
@@ -542,14 +583,17 @@ impl Config {
                 .collect(),
         };
         let config = reader.config(demo);
+        warnings.append(&mut reader.warnings);
         match config {
             Some(config) if reader.problems.is_empty() => Ok(Loaded {
                 config,
                 warnings,
+                ignored_settings,
                 config_file,
             }),
             _ => Err(ConfigError::Invalid {
                 problems: reader.problems,
+                warnings,
             }),
         }
     }
@@ -641,6 +685,11 @@ impl fmt::Display for Config {
             "aggregate ceiling:    {} records",
             self.server.aggregate_max_records
         )?;
+        writeln!(
+            f,
+            "call timeout:         {} s",
+            self.server.call_timeout.as_secs()
+        )?;
         let toolsets: Vec<&str> = self.server.toolsets.iter().map(|t| t.as_str()).collect();
         writeln!(f, "read-only:            {}", self.server.read_only)?;
         writeln!(f, "toolsets:             {}", toolsets.join(","))?;
@@ -699,6 +748,38 @@ pub fn default_config_path(env: &Environment) -> Option<PathBuf> {
     Some(config_home.join(CONFIG_DIR_NAME).join(CONFIG_FILE_NAME))
 }
 
+/// Where prompt templates live unless SERVER_PROMPTS_DIR says otherwise: `prompts` beside
+/// `config.toml` in the user's configuration directory, so one set of templates serves every
+/// client however it starts espomcp. `$XDG_CONFIG_HOME` (when absolute) wherever it is set, else
+/// the platform's own: `~/.config` on Linux and the other Unixes, `~/Library/Application
+/// Support` on macOS, `%APPDATA%` on Windows. `None` without a home (then the working
+/// directory's `.espomcp/prompts` is used, with a warning).
+///
+/// Written here rather than taken from the `dirs` crate: it is these three cases, and reading
+/// them from [`Environment`] lets tests give each load its own HOME without touching the
+/// process's (`dirs` reads the process environment, and on Windows asks the shell API).
+pub fn default_prompts_dir(env: &Environment) -> Option<PathBuf> {
+    let xdg = env
+        .get(XDG_CONFIG_HOME)
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute());
+    let platform = || -> Option<PathBuf> {
+        if cfg!(windows) {
+            env.get(APPDATA).map(PathBuf::from)
+        } else if cfg!(target_os = "macos") {
+            env.get(HOME)
+                .map(|home| Path::new(home).join("Library").join("Application Support"))
+        } else {
+            env.get(HOME).map(|home| Path::new(home).join(".config"))
+        }
+    };
+    let config_home = xdg.or_else(platform)?;
+    Some(config_home.join(CONFIG_DIR_NAME).join("prompts"))
+}
+
+/// The prompts directory when there is no home to put it in.
+const FALLBACK_PROMPTS_DIR: &str = ".espomcp/prompts";
+
 /// The built-in defaults, as figment's lowest layer.
 struct Defaults;
 
@@ -709,6 +790,7 @@ impl Provider for Defaults {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let defaults: [(Setting, Value); 14] = [
+            (CALL_TIMEOUT, DEFAULT_CALL_TIMEOUT_SECS.into()),
             (TIMEOUT, 30u64.into()),
             (TLS_VERIFY, true.into()),
             (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
@@ -718,7 +800,6 @@ impl Provider for Defaults {
             (MAX_CONCURRENT, 5u64.into()),
             (DELETE_TTL, 300u64.into()),
             (DELETE_CONFIRMATION, "agent".into()),
-            (PROMPTS_DIR, ".espomcp/prompts".into()),
             (AGGREGATE_MAX, DEFAULT_AGGREGATE_MAX_RECORDS.into()),
             (READ_ONLY, false.into()),
             (LOG_LEVEL, "info".into()),
@@ -906,6 +987,10 @@ enum Origin {
 /// Reads each setting from the merged layers and collects what is wrong with them.
 struct Reader<'a> {
     figment: &'a Figment,
+    /// For the defaults that depend on where the user's home is.
+    env: &'a Environment,
+    /// Values that work but probably do not do what the user wants.
+    warnings: Vec<String>,
     file: Option<&'a Path>,
     flags: &'a [(&'static str, &'static str, String)],
     problems: Vec<Problem>,
@@ -933,6 +1018,7 @@ impl Reader<'_> {
         let delete_confirmation = self.delete_confirmation(DELETE_CONFIRMATION);
         let prompts_dir = self.path(PROMPTS_DIR);
         let aggregate_max = self.whole(AGGREGATE_MAX, 1..=1_000_000, Unit::Count);
+        let call_timeout = self.whole(CALL_TIMEOUT, 1..=3600, Unit::Seconds);
         let read_only = self.switch(READ_ONLY);
         let toolsets = self.toolsets(TOOLSETS);
         let entity_types = self.entity_types(ENTITY_TYPES);
@@ -970,9 +1056,12 @@ impl Reader<'_> {
                 max_concurrent: NonZeroUsize::new(usize::try_from(max_concurrent?).ok()?)?,
                 delete_confirmation_ttl: Duration::from_secs(delete_ttl?),
                 delete_confirmation: delete_confirmation?,
-                // The default keeps this set; an empty value from a layer counts as not set.
-                prompts_dir: prompts_dir?.unwrap_or_else(|| PathBuf::from(".espomcp/prompts")),
+                prompts_dir: match prompts_dir? {
+                    Some(dir) => dir,
+                    None => self.default_prompts_dir(),
+                },
                 aggregate_max_records: u32::try_from(aggregate_max?).ok()?,
+                call_timeout: Duration::from_secs(call_timeout?),
                 read_only: read_only?,
                 toolsets: toolsets?,
                 entity_types: entity_types?,
@@ -987,6 +1076,18 @@ impl Reader<'_> {
                 file: log_file?,
             },
             demo,
+        })
+    }
+
+    fn default_prompts_dir(&mut self) -> PathBuf {
+        default_prompts_dir(self.env).unwrap_or_else(|| {
+            self.warnings.push(format!(
+                "neither XDG_CONFIG_HOME nor {} is set: prompt templates go to {} under the \
+                 working directory; set SERVER_PROMPTS_DIR to keep them in one place",
+                if cfg!(windows) { "APPDATA" } else { HOME },
+                FALLBACK_PROMPTS_DIR
+            ));
+            PathBuf::from(FALLBACK_PROMPTS_DIR)
         })
     }
 
@@ -1261,12 +1362,18 @@ impl Reader<'_> {
             self.problem(setting, line);
             return None;
         }
-        Some(
-            items
-                .iter()
-                .filter_map(|item| Toolset::parse(item))
-                .collect(),
-        )
+        let toolsets: BTreeSet<Toolset> = items
+            .iter()
+            .filter_map(|item| Toolset::parse(item))
+            .collect();
+        if !toolsets.contains(&Toolset::Read) {
+            self.warnings.push(format!(
+                "{label} leaves out the `read` toolset: no search, get or list_entity_types, so \
+                 an agent cannot find the records or ids the other tools need; add `read` \
+                 unless that is what you want"
+            ));
+        }
+        Some(toolsets)
     }
 
     /// Entity type names, checked for their form here; whether EspoCRM knows them is checked
@@ -1297,11 +1404,11 @@ impl Reader<'_> {
         let Some((text, label)) = self.text(setting, "an address in quotes")? else {
             return Some(None);
         };
-        let text = match text.strip_prefix("localhost:") {
+        let resolved = match text.strip_prefix("localhost:") {
             Some(port) => format!("127.0.0.1:{port}"),
-            None => text,
+            None => text.clone(),
         };
-        match text.parse::<SocketAddr>() {
+        match resolved.parse::<SocketAddr>() {
             Ok(address) => Some(Some(address)),
             Err(_) => {
                 let line = format!(
@@ -1502,8 +1609,15 @@ mod tests {
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
+    /// A home that is not there, unless `pairs` gives one: no default file is found, and the
+    /// prompts directory has a home to go under.
+    const TEST_HOME: &str = "/nonexistent/espomcp-test-home";
+
     fn env(pairs: &[(&str, &str)]) -> Environment {
-        pairs.iter().copied().collect()
+        [("HOME", TEST_HOME), ("APPDATA", TEST_HOME)]
+            .into_iter()
+            .chain(pairs.iter().copied())
+            .collect()
     }
 
     fn load(pairs: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
@@ -1528,7 +1642,7 @@ mod tests {
         pairs.extend_from_slice(extra);
         match load(&pairs) {
             Ok(loaded) => panic!("expected a problem, loaded {:?}", loaded.config),
-            Err(ConfigError::Invalid { problems }) => {
+            Err(ConfigError::Invalid { problems, .. }) => {
                 problems.iter().map(ToString::to_string).collect()
             }
             Err(other) => panic!("expected problems, got {other}"),
@@ -1580,7 +1694,11 @@ mod tests {
             Duration::from_secs(300)
         );
         assert_eq!(config.server.delete_confirmation, DeleteConfirmation::Agent);
-        assert_eq!(config.server.prompts_dir, PathBuf::from(".espomcp/prompts"));
+        assert_eq!(
+            config.server.prompts_dir,
+            default_prompts_dir(&env(&[])).expect("a home")
+        );
+        assert_eq!(config.server.call_timeout, Duration::from_secs(50));
         assert_eq!(config.logging, LoggingConfig::default());
         assert!(!config.demo);
         assert!(loaded.warnings.is_empty());
@@ -1764,6 +1882,105 @@ mod tests {
     }
 
     #[test]
+    fn should_put_the_prompts_in_the_configuration_directory() {
+        let xdg = env(&[("XDG_CONFIG_HOME", "/xdg")]);
+        assert_eq!(
+            default_prompts_dir(&xdg),
+            Some(PathBuf::from("/xdg/espocrm-mcp/prompts"))
+        );
+        let home = env(&[
+            ("HOME", "/home/u"),
+            ("APPDATA", "C:/Users/u/AppData/Roaming"),
+        ]);
+        let expected = if cfg!(windows) {
+            "C:/Users/u/AppData/Roaming/espocrm-mcp/prompts"
+        } else if cfg!(target_os = "macos") {
+            "/home/u/Library/Application Support/espocrm-mcp/prompts"
+        } else {
+            "/home/u/.config/espocrm-mcp/prompts"
+        };
+        assert_eq!(default_prompts_dir(&home), Some(PathBuf::from(expected)));
+        // A relative XDG_CONFIG_HOME is ignored, as for the config file.
+        let relative = env(&[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "rel")]);
+        assert_ne!(
+            default_prompts_dir(&relative),
+            Some(PathBuf::from("rel/espocrm-mcp/prompts"))
+        );
+        // SERVER_PROMPTS_DIR still wins.
+        let mut pairs = required();
+        pairs.push(("SERVER_PROMPTS_DIR", "/srv/prompts"));
+        let loaded = load(&pairs).expect("valid");
+        assert_eq!(
+            loaded.config.server.prompts_dir,
+            PathBuf::from("/srv/prompts")
+        );
+        // No home at all: the working directory, said in a warning.
+        let homeless = Config::load(LoadOptions {
+            env: required().into_iter().collect(),
+            ..LoadOptions::default()
+        })
+        .expect("valid");
+        assert_eq!(
+            homeless.config.server.prompts_dir,
+            PathBuf::from(FALLBACK_PROMPTS_DIR)
+        );
+        assert!(
+            homeless
+                .warnings
+                .iter()
+                .any(|w| w.contains("SERVER_PROMPTS_DIR")),
+            "{:?}",
+            homeless.warnings
+        );
+    }
+
+    #[test]
+    fn should_show_unknown_keys_with_the_problem_they_probably_cause() {
+        let file = config_file(
+            "[espocrm]\nurl = \"https://crm.example.com\"\napikey = \"abc\"\n",
+            0o600,
+        );
+        let Err(error) = load_file(file.path(), &[]) else {
+            panic!("loaded without an API key");
+        };
+        assert!(error.to_string().contains("ESPOCRM_API_KEY"), "{error}");
+        let warnings = error.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("`apikey` in [espocrm]") && warnings[0].contains("api_key"),
+            "{warnings:?}"
+        );
+        assert!(!warnings[0].contains("abc"), "the value is not shown");
+    }
+
+    #[test]
+    fn should_warn_when_the_read_toolset_is_left_out() {
+        let mut pairs = required();
+        pairs.push(("SERVER_TOOLSETS", "write"));
+        let loaded = load(&pairs).expect("valid");
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("SERVER_TOOLSETS") && w.contains("`read`")),
+            "{:?}",
+            loaded.warnings
+        );
+        assert!(load(&required()).expect("valid").warnings.is_empty());
+    }
+
+    #[test]
+    fn should_echo_an_unusable_address_as_written() {
+        let problems = problems_with(&[("SERVER_HTTP_ADDR", "localhost:notaport")]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("\"localhost:notaport\""),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains("127.0.0.1:notaport"), "{problems:?}");
+    }
+
+    #[test]
     fn should_warn_about_unknown_keys_in_the_file() {
         let file = config_file(
             &format!(
@@ -1772,7 +1989,9 @@ mod tests {
             ),
             0o600,
         );
-        let warnings = load_file(file.path(), &[]).expect("valid").warnings;
+        let loaded = load_file(file.path(), &[]).expect("valid");
+        assert_eq!(loaded.ignored_settings, loaded.warnings);
+        let warnings = loaded.warnings;
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].contains("`max_limt` in [server]"),
@@ -1926,7 +2145,7 @@ mod tests {
              ESPOCRM_API_KEY is not set: create an API user in EspoCRM (Administration > API \
              Users) and set it to that user's API key"
         );
-        let ConfigError::Invalid { problems } = error else {
+        let ConfigError::Invalid { problems, .. } = error else {
             panic!("not a problem list");
         };
         let settings: Vec<&str> = problems.iter().map(|problem| problem.setting).collect();
@@ -1947,7 +2166,7 @@ mod tests {
             0o600,
         );
         let only_key = [("ESPOCRM_API_KEY", KEY)];
-        let Err(ConfigError::Invalid { problems }) = load_file(file.path(), &only_key) else {
+        let Err(ConfigError::Invalid { problems, .. }) = load_file(file.path(), &only_key) else {
             panic!("expected problems");
         };
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -1971,7 +2190,7 @@ mod tests {
     #[test]
     fn should_name_the_file_and_key_when_the_bad_value_came_from_the_file() {
         let file = config_file("[espocrm]\ntimeout_secs = \"abc\"\n", 0o600);
-        let Err(ConfigError::Invalid { problems }) = load_file(file.path(), &required()) else {
+        let Err(ConfigError::Invalid { problems, .. }) = load_file(file.path(), &required()) else {
             panic!("expected problems");
         };
         assert_eq!(
@@ -2002,7 +2221,7 @@ mod tests {
         );
 
         let file = config_file("[server]\ndelete_confirmation = true\n", 0o600);
-        let Err(ConfigError::Invalid { problems }) = load_file(file.path(), &required()) else {
+        let Err(ConfigError::Invalid { problems, .. }) = load_file(file.path(), &required()) else {
             panic!("expected a problem");
         };
         assert_eq!(problems.len(), 1, "{problems:?}");
@@ -2199,7 +2418,7 @@ mod tests {
         let server = Config::load(options("write")).expect("valid").config.server;
         assert_eq!(server.toolsets, [Toolset::Write].into_iter().collect());
         match Config::load(options("wrote")) {
-            Err(ConfigError::Invalid { problems }) => {
+            Err(ConfigError::Invalid { problems, .. }) => {
                 let line = problems[0].to_string();
                 assert!(
                     line.starts_with("--toolsets names unknown toolsets"),

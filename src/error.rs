@@ -457,6 +457,23 @@ impl ToolError {
         .with_details(json!({ "argument": argument }))
     }
 
+    /// A tool call that ran out of SERVER_CALL_TIMEOUT_SECS (server.rs), EspoCRM being slow or
+    /// not answering; a write may still have happened.
+    pub fn call_timed_out(limit: std::time::Duration) -> Self {
+        Self::new(
+            ErrorCode::UpstreamTimeout,
+            format!(
+                "The call did not finish within {} s (SERVER_CALL_TIMEOUT_SECS): EspoCRM \
+                 answered too slowly or not at all",
+                limit.as_secs()
+            ),
+            "Try again later; a write may still have happened, so read the record (get or \
+             search) before writing again. If EspoCRM is just slow, raise \
+             SERVER_CALL_TIMEOUT_SECS (and the client's own timeout)",
+            true,
+        )
+    }
+
     pub fn invalid_id(id: &str) -> Self {
         Self::new(
             ErrorCode::InvalidId,

@@ -5,8 +5,11 @@
 //! answers `initialize` at once.
 
 use espocrm_sandbox::Sandbox;
+use std::time::Duration;
+
 use espomcp_actors::{
-    ApiKey, DeleteConfirmations, Gateway, MetadataCache, PromptStore, SpawnError,
+    ApiKey, DeleteConfirmations, Gateway, GatewayConfig, MetadataCache, PromptStore, RetryPolicy,
+    SpawnError,
 };
 
 use crate::config::{Config, DeleteConfirmation};
@@ -59,9 +62,40 @@ pub fn site_url(url: &str) -> String {
         .to_owned()
 }
 
+/// The longest `espomcp check` waits for EspoCRM: its one request is a small one (the
+/// metadata and the user), and a person is watching.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `espomcp check` gives the TCP and TLS handshake.
+pub const CHECK_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Runtime {
     pub async fn start(config: &Config) -> Result<Runtime, StartError> {
-        let (url, gateway_config, sandbox) = if config.demo {
+        Self::start_with(config, |_| {}).await
+    }
+
+    /// The runtime of `espomcp check`: one attempt, at most [`CHECK_TIMEOUT`] (less when
+    /// ESPOCRM_TIMEOUT_SECS says less), so a host that accepts and never answers is reported
+    /// in seconds, not after three full request timeouts.
+    pub async fn start_for_check(config: &Config) -> Result<Runtime, StartError> {
+        Self::start_with(config, |gateway| {
+            gateway.retry = RetryPolicy::never();
+            gateway.request_timeout = gateway.request_timeout.min(CHECK_TIMEOUT);
+            gateway.connect_timeout = gateway.connect_timeout.min(CHECK_CONNECT_TIMEOUT);
+        })
+        .await
+    }
+
+    /// How long `check` waits for EspoCRM with this configuration.
+    pub fn check_timeout(config: &Config) -> Duration {
+        config.espocrm.timeout.min(CHECK_TIMEOUT)
+    }
+
+    async fn start_with(
+        config: &Config,
+        adjust: impl FnOnce(&mut GatewayConfig),
+    ) -> Result<Runtime, StartError> {
+        let (url, mut gateway_config, sandbox) = if config.demo {
             let sandbox = Sandbox::start().await?;
             let gateway_config = config.gateway_config_for(
                 sandbox.url.clone(),
@@ -77,6 +111,7 @@ impl Runtime {
                 .ok_or(StartError::NotConfigured)?;
             (url, gateway_config, None)
         };
+        adjust(&mut gateway_config);
         let (gateway, _) = Gateway::spawn(gateway_config).await?;
         let (metadata, _) =
             MetadataCache::spawn(gateway.clone(), config.server.metadata_ttl).await?;
@@ -112,7 +147,10 @@ impl Runtime {
             audit,
         };
         Ok(Runtime {
-            server: EspoMcp::new(ctx, prompts.clone()),
+            server: EspoMcp::new(ctx, prompts.clone()).with_call_timeout(
+                config.server.call_timeout,
+                config.server.delete_confirmation == DeleteConfirmation::Human,
+            ),
             prompts,
             gateway,
             metadata,

@@ -4,6 +4,7 @@
 //! 2026-07-28 revision (`server/discover`), chosen per connection by rmcp.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -51,6 +52,13 @@ pub struct EspoMcp {
     pub(crate) ctx: Arc<ToolContext>,
     tool_router: ToolRouter<Self>,
     prompts: PromptStore,
+    /// The longest one tool call may take (SERVER_CALL_TIMEOUT_SECS), so a call ends with an
+    /// error the agent can read before the client's own request timeout ends it blindly.
+    /// `None`: no bound (only for tests that build a server by hand).
+    call_timeout: Option<Duration>,
+    /// Deletes wait for a person's answer (SERVER_DELETE_CONFIRMATION=human): a person is not
+    /// held to the call timeout, so `delete` is not bounded by it.
+    human_delete: bool,
 }
 
 impl EspoMcp {
@@ -63,7 +71,25 @@ impl EspoMcp {
             prompts,
             ctx: Arc::new(ctx),
             tool_router,
+            call_timeout: None,
+            human_delete: false,
         }
+    }
+
+    /// Bounds every tool call by `call_timeout`, except `delete` when `human_delete` (it waits
+    /// for a person).
+    pub fn with_call_timeout(mut self, call_timeout: Duration, human_delete: bool) -> EspoMcp {
+        self.call_timeout = Some(call_timeout);
+        self.human_delete = human_delete;
+        self
+    }
+
+    /// The time `tool` may take, if bounded.
+    fn deadline_for(&self, tool: &str) -> Option<Duration> {
+        if self.human_delete && tool == "delete" {
+            return None;
+        }
+        self.call_timeout
     }
 
     /// [`INSTRUCTIONS`], and what human confirmation of deletes changes when it is on.
@@ -77,8 +103,23 @@ impl EspoMcp {
     /// The tools this server serves, in the router's order (for `tools/list` and `espomcp
     /// tools`): those `SERVER_READ_ONLY` and `SERVER_TOOLSETS` leave out are not listed.
     pub fn tools(&self) -> Vec<Tool> {
-        let mut tools = self.tool_router.list_all();
-        tools.retain(|tool| self.ctx.tools.check(tool).is_ok());
+        Self::served(&self.tool_router, &self.ctx.tools)
+    }
+
+    /// The tools a server with this filter serves, without a server: `espomcp tools` lists
+    /// them with no EspoCRM to talk to. `human_delete`: SERVER_DELETE_CONFIRMATION=human,
+    /// which changes how `delete` describes itself.
+    pub fn catalog(filter: &crate::toolsets::ToolFilter, human_delete: bool) -> Vec<Tool> {
+        let mut tool_router = Self::read_router() + Self::write_router() + Self::power_router();
+        if human_delete {
+            crate::tools::write::describe_human_delete(&mut tool_router);
+        }
+        Self::served(&tool_router, filter)
+    }
+
+    fn served(router: &ToolRouter<Self>, filter: &crate::toolsets::ToolFilter) -> Vec<Tool> {
+        let mut tools = router.list_all();
+        tools.retain(|tool| filter.check(tool).is_ok());
         tools.sort_by(|a, b| {
             crate::tools::tool_order(&a.name).cmp(&crate::tools::tool_order(&b.name))
         });
@@ -154,11 +195,32 @@ impl ServerHandler for EspoMcp {
         let cancelled = context.ct.clone();
         // Write tool calls leave a line in the audit log, however they end (audit.rs).
         let audit = crate::audit::Watch::start(&self.ctx.audit, &request);
+        let deadline = self.deadline_for(&request.name);
         let call = ToolCallContext::new(self, request, context);
+        let work = audit.scope(self.tool_router.call(call));
+        // Dropping the work at the deadline drops its reply ports: the gateway sends no retry
+        // and no queued request for it (an attempt already sent runs out its own timeout).
+        let bounded = async {
+            match deadline {
+                Some(limit) => match tokio::time::timeout(limit, work).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_secs = limit.as_secs(),
+                            "a tool call ran out of time"
+                        );
+                        rmcp::handler::server::tool::IntoCallToolResult::into_call_tool_result(
+                            crate::error::ToolError::call_timed_out(limit),
+                        )
+                    }
+                },
+                None => work.await,
+            }
+        };
         tokio::select! {
-            result = audit.scope(self.tool_router.call(call)) => {
+            result = bounded => {
                 audit.finish(&result);
-                result
+                answered("tools/call", result)
             },
             () = cancelled.cancelled() => {
                 tracing::debug!("tool call cancelled by the client");
@@ -234,7 +296,7 @@ impl ServerHandler for EspoMcp {
                 (k, text)
             })
             .collect();
-        match self.prompts.render(&request.name, arguments).await {
+        let result = match self.prompts.render(&request.name, arguments).await {
             Ok(rendered) => Ok(GetPromptResult::new(vec![PromptMessage::new_text(
                 Role::User,
                 rendered.text,
@@ -250,7 +312,8 @@ impl ServerHandler for EspoMcp {
                 tracing::error!("prompt {} failed: {e}", request.name);
                 Err(ErrorData::internal_error(e.to_string(), None))
             }
-        }
+        };
+        answered("prompts/get", result)
     }
 
     /// `espocrm://entity-types`; records and schemas are reached through the templates.
@@ -278,7 +341,8 @@ impl ServerHandler for EspoMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        Ok(self.read_resource_uri(&request.uri).await?.into())
+        let result = self.read_resource_uri(&request.uri).await.map(Into::into);
+        answered("resources/read", result)
     }
 
     /// Suggestions for resource-template variables and prompt arguments (see `completions.rs`).
@@ -287,6 +351,28 @@ impl ServerHandler for EspoMcp {
         request: CompleteRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        self.complete_argument(request).await
+        let result = self.complete_argument(request).await;
+        answered("completion/complete", result)
     }
+}
+
+/// Logs a JSON-RPC error answer in one readable line (rmcp's own line, the error's `Debug`
+/// form, is filtered out in `telemetry.rs`). Errors a client can cause are logged at `info`;
+/// the server's own failures at `warn`.
+fn answered<T>(method: &'static str, result: Result<T, ErrorData>) -> Result<T, ErrorData> {
+    if let Err(error) = &result {
+        let code = error.code.0;
+        if code == rmcp::model::ErrorCode::INTERNAL_ERROR.0 {
+            tracing::warn!(
+                "{method} failed with JSON-RPC error {code}: {}",
+                error.message
+            );
+        } else {
+            tracing::info!(
+                "{method} refused with JSON-RPC error {code}: {}",
+                error.message
+            );
+        }
+    }
+    result
 }

@@ -111,8 +111,22 @@ where
 {
     tracing_subscriber::registry()
         .with(filter(config.level))
+        .with(tracing_subscriber::filter::filter_fn(|metadata| {
+            !is_rmcp_response_error(metadata)
+        }))
         .with(output(config.json, stderr, ansi))
         .with(file.map(|writer| output(config.json, writer, false)))
+}
+
+/// rmcp's "response error" event, which logs every JSON-RPC error answer at `warn` in its
+/// `Debug` form (`ErrorData { code: ErrorCode(-32602), … }`): `server.rs` logs the same answers
+/// in one readable line instead. Told by its target and fields (`id` and `error`), which no
+/// other rmcp event has together.
+fn is_rmcp_response_error(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_event()
+        && metadata.target().starts_with("rmcp::service")
+        && metadata.fields().field("error").is_some()
+        && metadata.fields().field("id").is_some()
 }
 
 /// `LOGGING_LEVEL` for our crates, and at most `warn` for everything else.

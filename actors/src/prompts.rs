@@ -2,11 +2,12 @@
 //!
 //! espomcp offers six prompts (workflows such as "process a call transcript"). Their names,
 //! titles and arguments are fixed here, in code: they are the public contract. Their text is a
-//! template, `NAME.md` in the prompts directory (`.espomcp/prompts` by default), which users may
-//! edit. The first time a prompt is asked for and its file is missing, the built-in default
-//! (`actors/prompts/NAME.md`, compiled in) is written there and served; a deleted file is written
-//! again the same way. An existing file is never overwritten: the default is written to a
-//! temporary file in the same directory and moved into place only if nothing is there yet
+//! template, `NAME.md` in the prompts directory (the caller's choice; espomcp's configuration
+//! directory by default), which users may edit. The first time a prompt is asked for and its
+//! file is missing, the built-in default (`actors/prompts/NAME.md`, compiled in) is written
+//! there and served; a deleted file is written again the same way. An existing file is never
+//! overwritten: the default is written to a temporary file in the same directory and moved
+//! into place only if nothing is there yet
 //! (`renameat2(RENAME_NOREPLACE)`, or link-then-unlink, through `tempfile`), so a crash leaves
 //! either no file or a whole one, and a file the user created meanwhile wins. When the directory
 //! cannot be written at all (a read-only file system, a server started with `/` as its working
@@ -336,7 +337,8 @@ pub struct PromptStore {
 }
 
 impl PromptStore {
-    /// Where the templates live unless configured otherwise, relative to the working directory.
+    /// A place relative to the working directory, for a caller with no better one (espomcp
+    /// itself uses its configuration directory, whatever directory it was started in).
     pub const DEFAULT_DIR: &str = ".espomcp/prompts";
 
     /// Starts the store over `dir`. A relative `dir` is resolved against the working directory

@@ -213,8 +213,15 @@ impl IntoCallToolResult for ToolError {
 /// Reads a tool's arguments into its parameter type; anything malformed (unknown argument,
 /// wrong type, missing required argument) is `INVALID_ARGUMENT` naming the problem.
 pub fn parse_args<T: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<T, ToolError> {
-    serde_json::from_value(Value::Object(arguments))
-        .map_err(|e| ToolError::invalid_argument(tool, &e.to_string()))
+    serde_json::from_value(Value::Object(arguments)).map_err(|e| {
+        // The tool's name, then serde's words: "search: missing field `entityType`".
+        ToolError::new(
+            crate::error::ErrorCode::InvalidArgument,
+            format!("{tool}: {e}"),
+            "Fix the arguments as described and call again",
+            false,
+        )
+    })
 }
 
 /// The input schema of a parameter type, as rmcp derives it (field doc comments become

@@ -27,7 +27,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn tools_lists_the_five_tools() {
-    let output = run(&["--demo", "tools"], &[]);
+    let output = run(&["tools"], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     let names: Vec<&str> = text

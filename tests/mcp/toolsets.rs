@@ -324,7 +324,7 @@ fn tool_names(output: &Output) -> Vec<String> {
 
 #[test]
 fn every_tool_belongs_to_exactly_one_toolset() {
-    let output = run(&["--demo", "tools"], &[]);
+    let output = run(&["tools"], &[]);
     assert_eq!(output.status.code(), Some(0));
     let served: BTreeSet<String> = tool_names(&output).into_iter().collect();
     let mut families = BTreeSet::new();
@@ -344,13 +344,13 @@ fn every_tool_belongs_to_exactly_one_toolset() {
 
 #[test]
 fn the_flags_apply_to_tools_and_call() {
-    let output = run(&["--demo", "--read-only", "tools"], &[]);
+    let output = run(&["--read-only", "tools"], &[]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(tool_names(&output), READ_TOOLS);
 
     // A flag overrides the environment.
     let output = run(
-        &["--demo", "--toolsets", "kanban,email", "tools"],
+        &["--toolsets", "kanban,email", "tools"],
         &[("SERVER_TOOLSETS", "read")],
     );
     assert_eq!(tool_names(&output), ["draft_email", "update_kanban"]);
@@ -387,7 +387,7 @@ fn the_flags_apply_to_tools_and_call() {
 
 #[test]
 fn unknown_toolsets_and_entity_types_stop_the_start() {
-    let output = run(&["--demo", "--toolsets", "read,writes", "tools"], &[]);
+    let output = run(&["--toolsets", "read,writes", "tools"], &[]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
