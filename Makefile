@@ -1,6 +1,7 @@
 # espomcp — the short names for everything. `make help` lists them.
 CARGO ?= cargo
-SANDBOX_LISTEN ?= 127.0.0.1:8080
+# Not 8080: docker-compose.yml's EspoCRM listens there.
+SANDBOX_LISTEN ?= 127.0.0.1:8089
 # Where cargo builds (CARGO_TARGET_DIR when set) and where `make mcpb` takes the binary from.
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BINARY_DIR ?= $(TARGET_DIR)/release
@@ -11,7 +12,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 .PHONY: help build install mcpb test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(SANDBOX_LISTEN)/$(SANDBOX_LISTEN)/' | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 build: ## Build every crate, release mode
 	$(CARGO) build --release --workspace
@@ -49,10 +50,11 @@ fmt: ## Format the code
 bench: ## Criterion benchmarks (against the sandbox on loopback)
 	$(CARGO) bench --workspace
 
-demo: ## Run the sandbox with demo data on $(SANDBOX_LISTEN)
-	$(CARGO) run --release -p espocrm-sandbox -- --listen $(SANDBOX_LISTEN)
+demo: ## Serve MCP over stdio on built-in demo data (espomcp --demo), what a client launches
+	$(CARGO) run --release -- --demo
 
-sandbox: demo ## Same as demo
+sandbox: ## Run the EspoCRM REST sandbox with demo data on $(SANDBOX_LISTEN)
+	$(CARGO) run --release -- sandbox --listen $(SANDBOX_LISTEN)
 
 compose-up: ## Start a real EspoCRM 8.4.2 in Docker (docker-compose.yml, credentials in .env)
 	@test -f .env || { echo "make compose-up: copy .env.example to .env and set its passwords first" >&2; exit 2; }

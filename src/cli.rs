@@ -470,6 +470,13 @@ async fn run_seed(reset: bool, users: u8) -> ExitCode {
                     crate::seed::API_USER
                 );
                 println!("ESPOCRM_API_KEY={key}");
+            } else if report.api_user_found {
+                eprintln!(
+                    "the API user {user} already exists, so no key is printed: the run that \
+                     created it printed its key (ESPOCRM_API_KEY=…). EspoCRM shows it, and \
+                     makes a new one, under Administration > API Users > {user}",
+                    user = crate::seed::API_USER
+                );
             }
             ExitCode::SUCCESS
         }

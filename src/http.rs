@@ -12,6 +12,12 @@
 //!   those hosts (403 otherwise);
 //! - a request body limit ([`MAX_REQUEST_BODY_BYTES`], 413 above it).
 //!
+//! `/.well-known/…` (OAuth discovery: `oauth-protected-resource`, `oauth-authorization-server`,
+//! `openid-configuration`) answers 404 with a JSON body saying that a static bearer token is
+//! needed, without asking for one: a 401 there, or a challenge naming `resource_metadata`,
+//! makes clients start an OAuth flow espomcp does not offer ("Interactive OAuth requires a
+//! TTY") instead of telling the user to configure the token.
+//!
 //! All HTTP clients are one caller as far as delete previews are concerned (`http`): the token
 //! is the only identity a stateless request carries, and there is one token. SIGTERM or SIGINT
 //! stops accepting connections and lets the calls in flight finish; a second signal exits at once.
@@ -130,6 +136,20 @@ pub fn router(server: EspoMcp, token: Option<BearerToken>, hosts: &[String]) -> 
             Arc::new(token),
             require_token,
         ))
+        // Added after the token layer, so not behind it: discovery must not answer 401.
+        .route("/.well-known/{*document}", axum::routing::any(no_oauth))
+}
+
+/// What OAuth discovery finds: nothing, and why. The error fields are OAuth's own names
+/// (RFC 6749 §5.2), so a client that shows them shows the explanation.
+async fn no_oauth() -> Response {
+    let body = serde_json::json!({
+        "error": "not_found",
+        "error_description": "espomcp does not use OAuth: it needs a static bearer token. \
+            Configure your MCP client to send the header `Authorization: Bearer <token>` with \
+            the token the server was started with (SERVER_HTTP_TOKEN)."
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }
 
 /// Loopback names, the bound address unless it is a wildcard, and the configured extras.

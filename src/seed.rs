@@ -559,6 +559,8 @@ pub struct SeedReport {
     pub found: BTreeMap<String, usize>,
     /// The new API user's key, when this run created it.
     pub api_key: Option<String>,
+    /// The API user was there already (its key was printed by the run that created it).
+    pub api_user_found: bool,
 }
 
 /// The administrator's view of EspoCRM: plain requests with the user's credentials.
@@ -911,6 +913,9 @@ impl Seeder<'_> {
             if let Some(id) = existing.get(&plan.identity) {
                 ids.push(id.clone());
                 found += 1;
+                if entity_type == "User" && plan.identity == API_USER {
+                    self.report.api_user_found = true;
+                }
                 continue;
             }
             let record = self.admin.post(entity_type, &plan.body).await?;

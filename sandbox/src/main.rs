@@ -10,7 +10,7 @@ use espocrm_sandbox::{FaultConfig, Sandbox, SandboxConfig};
 #[command(version, about)]
 struct Args {
     /// Address to listen on (the API is served under /api/v1).
-    #[arg(long, default_value = "127.0.0.1:8080", env = "SANDBOX_LISTEN")]
+    #[arg(long, default_value = "127.0.0.1:8089", env = "SANDBOX_LISTEN")]
     listen: String,
     /// Seed of the demo data and generated ids.
     #[arg(long, default_value_t = 42)]

@@ -252,6 +252,11 @@ impl Server {
 }
 
 impl Server {
+    /// The server's HOME, which is also its working directory.
+    pub fn home(&self) -> &Path {
+        self._home.path()
+    }
+
     /// A server on `sandbox` with the agent's key, the legacy era and default settings.
     pub fn builder(sandbox: &Sandbox) -> ServerBuilder<'_> {
         ServerBuilder {

@@ -358,3 +358,51 @@ async fn structured_output_resources_and_completions_over_http() {
         server.stderr()
     );
 }
+
+/// OAuth discovery finds no OAuth, with an explanation, instead of a 401 that sends clients
+/// into an OAuth flow; the 401 of a request without the token names no resource metadata.
+#[tokio::test]
+async fn oauth_discovery_says_a_static_token_is_needed() {
+    let mut server = HttpServer::start(&["--demo"], &[("SERVER_HTTP_TOKEN", TOKEN)]).await;
+    let origin = server.url.trim_end_matches("/mcp").to_owned();
+    let client = reqwest::Client::new();
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let answer = client
+            .get(format!("{origin}{path}"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(answer.status(), 404, "{path}");
+        assert!(answer.headers().get("www-authenticate").is_none(), "{path}");
+        let body: Value = answer.json().await.expect("a JSON body");
+        assert_eq!(body["error"], "not_found", "{path}");
+        let description = body["error_description"].as_str().expect("a description");
+        assert!(
+            description.contains("static bearer token")
+                && description.contains("Authorization: Bearer")
+                && description.contains("SERVER_HTTP_TOKEN"),
+            "{path}: {description}"
+        );
+        assert!(!description.contains(TOKEN));
+    }
+
+    let missing = server.post(&[]).await;
+    assert_eq!(missing.status(), 401);
+    let challenge = missing.headers()["www-authenticate"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    assert!(!challenge.contains("resource_metadata"), "{challenge}");
+    // The MCP endpoint itself is still behind the token.
+    let right = server
+        .post(&[("Authorization", &format!("Bearer {TOKEN}"))])
+        .await;
+    assert_eq!(right.status(), 200);
+    assert_eq!(server.terminate().await.code(), Some(0));
+}

@@ -269,3 +269,27 @@ async fn trace_logs_show_bodies_redacted() {
         "no redacted body at trace level; the log was:\n{log}"
     );
 }
+
+/// A JSON-RPC error answer (here: a tool that does not exist) is logged in one readable line,
+/// not as rmcp's `Debug` dump of the error value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_rpc_errors_are_logged_readably() {
+    let sandbox = sandbox().await;
+    let server = crate::common::Server::builder(&sandbox)
+        .env("LOGGING_LEVEL", "info")
+        .start()
+        .await;
+    let refused = server
+        .client
+        .call_tool(rmcp::model::CallToolRequestParams::new("no_such_tool"))
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let logs = server.stop().await;
+    let line = logs
+        .lines()
+        .find(|l| l.contains("tools/call refused with JSON-RPC error -32602"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(line.contains("tool not found"), "{line}");
+    assert!(!logs.contains("ErrorData {"), "{logs}");
+    assert!(!logs.contains("response error"), "{logs}");
+}

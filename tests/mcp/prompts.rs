@@ -241,3 +241,82 @@ async fn an_edited_template_is_served_at_once_and_a_corrupt_one_is_named() {
     server.assert_still_serving().await;
     server.stop().await;
 }
+
+/// The arguments that make each prompt render: its required ones.
+fn required_arguments(name: &str) -> Value {
+    let mut arguments = serde_json::Map::new();
+    for (argument, required) in &expected()[name] {
+        if *required {
+            arguments.insert((*argument).to_owned(), json!("Apex Health Co."));
+        }
+    }
+    Value::Object(arguments)
+}
+
+/// Every prompt names every tool the server serves, the power tools (get_many, global_search,
+/// aggregate, upcoming_activities, whoami) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_prompt_names_every_tool() {
+    let (server, _dir, _sandbox) = server_with_prompts(Era::Legacy).await;
+    let tools = server.client.list_all_tools().await.expect("tools/list");
+    assert!(tools.len() >= 18, "{} tools", tools.len());
+    for name in expected().keys() {
+        let text = render(&server, name, required_arguments(name))
+            .await
+            .expect("rendered");
+        for tool in &tools {
+            assert!(
+                text.contains(tool.name.as_ref()),
+                "{name} does not name {}",
+                tool.name
+            );
+        }
+    }
+    server.stop().await;
+}
+
+/// Without SERVER_PROMPTS_DIR the templates go to the configuration directory
+/// ($XDG_CONFIG_HOME/espocrm-mcp/prompts, else ~/.config/espocrm-mcp/prompts on Linux), never
+/// under the working directory the client happened to start espomcp in.
+#[cfg(all(unix, not(target_os = "macos")))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_default_to_the_configuration_directory() {
+    let sandbox = sandbox().await;
+    let xdg = TempDir::new().expect("a config home");
+    let server = Server::builder(&sandbox)
+        .env("XDG_CONFIG_HOME", xdg.path().display())
+        .start()
+        .await;
+    render(
+        &server,
+        "pipeline-update",
+        required_arguments("pipeline-update"),
+    )
+    .await
+    .expect("rendered");
+    let written = xdg.path().join("espocrm-mcp/prompts/pipeline-update.md");
+    assert!(written.is_file(), "{} was not written", written.display());
+    assert!(
+        !server.home().join(".espomcp").exists(),
+        "nothing in the working directory"
+    );
+    server.stop().await;
+
+    // XDG_CONFIG_HOME unset (empty counts as unset): under HOME's .config.
+    let server = Server::builder(&sandbox)
+        .env("XDG_CONFIG_HOME", "")
+        .start()
+        .await;
+    render(&server, "email-triage", required_arguments("email-triage"))
+        .await
+        .expect("rendered");
+    let written = server
+        .home()
+        .join(".config/espocrm-mcp/prompts/email-triage.md");
+    assert!(written.is_file(), "{} was not written", written.display());
+    assert!(
+        !server.home().join(".espomcp").exists(),
+        "nothing in the working directory"
+    );
+    server.stop().await;
+}

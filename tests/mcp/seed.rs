@@ -236,6 +236,14 @@ async fn should_seed_once_find_everything_again_and_reset_only_its_own() {
     let second = run_seed(&sandbox, &[]).await;
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     assert_eq!(second.stdout, "", "nothing on stdout");
+    // … but it says where the key is.
+    assert!(
+        second.stderr.contains(&format!(
+            "the API user {API_USER} already exists, so no key is printed"
+        )) && second.stderr.contains("Administration > API Users"),
+        "{}",
+        second.stderr
+    );
     assert!(
         second
             .stderr

@@ -47,6 +47,26 @@ pub fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
+/// The site root, where a record's link (`{url}/#Opportunity/view/{id}`) leads. The sandbox
+/// has no web UI; rather than a 404 the page says what this is and which record was meant
+/// (the part after `#`, which browsers never send), with no data and no key in it.
+pub fn site_root() -> Response {
+    const PAGE: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+<title>espocrm-sandbox</title></head><body>\n<h1>espocrm-sandbox</h1>\n\
+<p>This is the in-memory EspoCRM of espomcp's demo (<code>espomcp --demo</code>). It has no web \
+interface: its records live in memory for as long as the espomcp process that started it.</p>\n\
+<p>Record: <code id=\"record\">(none)</code>. Ask your agent to read it (the <code>get</code> \
+tool), or point espomcp at a real EspoCRM to open records in EspoCRM itself.</p>\n\
+<script>var h=decodeURIComponent(location.hash.slice(1));\
+if(h){document.getElementById('record').textContent=h;}</script>\n</body></html>\n";
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        PAGE,
+    )
+        .into_response()
+}
+
 /// Slim's 404 page, returned for paths that match no route.
 const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"en\">    <head>        <meta charset=\"utf-8\">        <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">        <title>404 Not Found</title>        <style>            body{margin:0;padding:30px;font:12px/1.5 Helvetica,Arial,Verdana,sans-serif}            h1{margin:0;font-size:48px;font-weight:normal;line-height:48px}            strong{display:inline-block;width:65px}        </style>    </head>    <body>        <h1>404 Not Found</h1>        <div><p>The requested resource could not be found. Please verify the URI and try again.</p></div>        <a href=\"#\" onclick=\"window.history.go(-1)\">Go Back</a>    </body></html>";
 
@@ -138,6 +158,9 @@ pub async fn dispatch(
     body: Bytes,
 ) -> Response {
     let Some(rest) = uri.path().strip_prefix("/api/v1") else {
+        if method == Method::GET && uri.path() == "/" {
+            return site_root();
+        }
         return route_not_found();
     };
     let segments: Vec<String> = rest
