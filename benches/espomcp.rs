@@ -57,7 +57,7 @@ const METADATA: &str = include_str!("../actors/tests/fixtures/metadata.json");
 const APP_USER: &str = include_str!("../actors/tests/fixtures/app-user.json");
 
 /// Variables of the developer's that must not reach the child.
-const CONFIG_VARIABLES: [&str; 19] = [
+const CONFIG_VARIABLES: [&str; 20] = [
     "ESPOCRM_URL",
     "ESPOCRM_API_KEY",
     "ESPOCRM_TIMEOUT_SECS",
@@ -71,6 +71,7 @@ const CONFIG_VARIABLES: [&str; 19] = [
     "SERVER_DELETE_CONFIRMATION_TTL_SECS",
     "SERVER_PROMPTS_DIR",
     "SERVER_AGGREGATE_MAX_RECORDS",
+    "SERVER_CALL_TIMEOUT_SECS",
     "LOGGING_LEVEL",
     "LOGGING_JSON",
     "LOGGING_FILE",

@@ -34,7 +34,7 @@ pub const TOOLS: [&str; 5] = [
 
 /// Every variable the binary reads (and those that locate its config file). They are removed
 /// from the child's environment so the developer's own settings never leak into a test.
-const CONFIG_VARIABLES: [&str; 29] = [
+const CONFIG_VARIABLES: [&str; 31] = [
     "ESPOCRM_URL",
     "ESPOCRM_API_KEY",
     "ESPOCRM_TIMEOUT_SECS",
@@ -49,6 +49,7 @@ const CONFIG_VARIABLES: [&str; 29] = [
     "SERVER_DELETE_CONFIRMATION",
     "SERVER_PROMPTS_DIR",
     "SERVER_AGGREGATE_MAX_RECORDS",
+    "SERVER_CALL_TIMEOUT_SECS",
     "SERVER_READ_ONLY",
     "SERVER_TOOLSETS",
     "SERVER_ENTITY_TYPES",
@@ -64,6 +65,7 @@ const CONFIG_VARIABLES: [&str; 29] = [
     "RUST_LOG",
     "HOME",
     "XDG_CONFIG_HOME",
+    "APPDATA",
 ];
 
 /// How long any single wait in these tests may take before it counts as a hang.
