@@ -2,15 +2,19 @@
 //!
 //! - `espomcp` (or `espomcp serve`): the MCP server over stdio, what MCP clients launch;
 //!   `serve --http ADDR`: over Streamable HTTP instead (`http.rs`).
-//! - `espomcp tools`: the tools and what they do.
+//! - `espomcp tools`: the tools and what they do (no EspoCRM needed).
 //! - `espomcp call TOOL '{json}'`: runs one tool through the real MCP path and prints its JSON
 //!   result (exit code 1 on a tool error) — a person's way to try and script the server.
 //! - `espomcp check`: configuration, connectivity, authentication and what the key may do.
 //! - `espomcp sandbox`: the in-memory EspoCRM with demo data, standalone.
 //! - `espomcp seed`: prepares a real EspoCRM for trying espomcp, as its administrator (seed.rs).
 //!
-//! `--demo` on any of them uses an in-process sandbox with demo data instead of ESPOCRM_URL;
-//! `--read-only`, `--toolsets` and `--entities` on any of them limit the tools (`toolsets.rs`).
+//! Each subcommand takes only the flags it uses, and its `--help` lists exactly those:
+//! `--demo` (an in-process sandbox with demo data instead of ESPOCRM_URL) on `serve`, `call`
+//! and `check`; `--config`, `--read-only`, `--toolsets` and `--entities` (which limit the tools,
+//! `toolsets.rs`) on those and `tools`; `sandbox` and `seed` on none of them. Flags written
+//! before the subcommand are handed down to it, or refused when it does not use them
+//! ([`hand_down`]), so `espomcp --demo` and `espomcp --demo call …` keep working.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -673,7 +677,10 @@ async fn call(runtime: &Runtime, tool: &str, arguments: &str, confirm: bool) -> 
             true
         } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!("{}", pretty(&body_of(preview)));
-            ask_on_terminal("Delete this record? [y/N] ").await
+            // In human mode the server asks the person itself (TerminalClient shows its
+            // question): asking here too would ask twice.
+            runtime.server.ctx.human_confirmation.is_some()
+                || ask_on_terminal("Delete this record? [y/N] ").await
         } else {
             false
         };

@@ -370,8 +370,11 @@ async fn a_2026_client_without_elicitation_gets_the_clear_error() {
     a_client_that_cannot_ask_gets_the_clear_error(Era::Modern).await;
 }
 
+/// `espomcp call` is a client that can ask (on its terminal, or `--confirm` as the answer):
+/// from a script without `--confirm` the person's yes is missing, so it declines and nothing is
+/// deleted. (With `--confirm` it deletes: tests/mcp/cli.rs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cli_cannot_ask_and_says_so() {
+async fn the_cli_declines_from_a_script_without_confirm() {
     let sandbox = sandbox().await;
     let id = account(&sandbox, "Humantest Scripted Inc").await;
     let home = TempDir::new().expect("a temporary home");
@@ -391,10 +394,7 @@ async fn the_cli_cannot_ask_and_says_so() {
     .expect("espomcp starts");
     assert_eq!(output.status.code(), Some(1));
     let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
-    assert_eq!(
-        printed["error"]["code"], "HUMAN_CONFIRMATION_UNAVAILABLE",
-        "{printed}"
-    );
+    assert_eq!(printed["error"]["code"], "DELETE_DECLINED", "{printed}");
     assert!(sandbox.record("Account", &id).is_some());
     assert_eq!(deletes(&sandbox), 0);
 }
