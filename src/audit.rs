@@ -279,13 +279,16 @@ impl Watch {
             return;
         }
         let outcome = match result {
-            Ok(CallToolResponse::Complete(result)) => {
-                let content = result.structured_content.clone().unwrap_or(Value::Null);
-                match content.pointer("/error/code").and_then(Value::as_str) {
-                    Some(code) if result.is_error == Some(true) => Outcome::Failed(code.into()),
-                    _ if result.is_error == Some(true) => Outcome::Failed("TOOL_ERROR".into()),
-                    _ => Outcome::Done(content),
+            // A failed call carries its error object in the text only (tools/mod.rs).
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                let error = crate::tools::error_of(result);
+                match error.as_ref().and_then(|e| e["code"].as_str()) {
+                    Some(code) => Outcome::Failed(code.into()),
+                    None => Outcome::Failed("TOOL_ERROR".into()),
                 }
+            }
+            Ok(CallToolResponse::Complete(result)) => {
+                Outcome::Done(result.structured_content.clone().unwrap_or(Value::Null))
             }
             Ok(_) => Outcome::Done(Value::Null),
             Err(_) => Outcome::Failed("PROTOCOL_ERROR".into()),

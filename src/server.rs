@@ -67,6 +67,8 @@ impl EspoMcp {
         if ctx.human_confirmation.is_some() {
             crate::tools::write::describe_human_delete(&mut tool_router);
         }
+        // Every schema in the subset every client accepts (tools/portable.rs).
+        crate::tools::portable::make_router_portable(&mut tool_router);
         EspoMcp {
             prompts,
             ctx: Arc::new(ctx),

@@ -3,10 +3,12 @@
 //! and the conversion of tool errors into MCP tool results.
 //!
 //! A tool that ran and failed answers a tool result with `isError: true` and
-//! `{"error": {"code", "message", "suggestion", "retryable"}}` in both `structuredContent` and
-//! the text; protocol errors are kept for protocol faults. Tool bodies just use `?`.
+//! `{"error": {"code", "message", "suggestion", "retryable"}}` as its only text block, and no
+//! `structuredContent` (which clients validate against the tool's `outputSchema`, even on
+//! errors); protocol errors are kept for protocol faults. Tool bodies just use `?`.
 
 pub mod human;
+pub mod portable;
 pub mod power;
 pub mod read;
 pub mod write;
@@ -202,12 +204,36 @@ impl SchemaAnswers {
     }
 }
 
+/// A failed call: `isError: true`, the error object as the one text block, and no
+/// `structuredContent`. The error object does not match the tools' output schemas, and the
+/// TypeScript SDK's client (the base of most hosts) validates `structuredContent` against the
+/// `outputSchema` even on errors: with it, the agent would get a -32602 instead of the error.
+/// The MCP specification only asks that structured content, when given, match the schema, so
+/// leaving it out is valid for every client; ARCHITECTURE.md, "Decisions", says more.
 impl IntoCallToolResult for ToolError {
     fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
-        let mut result = structured(self.to_json());
-        result.is_error = Some(true);
-        Ok(result.into())
+        Ok(error_result(&self).into())
     }
+}
+
+/// The tool result of a failed call (see the `IntoCallToolResult` impl of [`ToolError`]).
+pub fn error_result(error: &ToolError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(compact(&error.to_json()))])
+}
+
+/// The `error` object of a failed call's result, read back from its text block; `None` when
+/// the result is not an error or its text is not one of ours.
+pub fn error_of(result: &CallToolResult) -> Option<Value> {
+    if result.is_error != Some(true) {
+        return None;
+    }
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text())
+        .find_map(|text| serde_json::from_str::<Value>(&text.text).ok())
+        .and_then(|mut value| value.get_mut("error").map(Value::take))
+        .filter(Value::is_object)
 }
 
 /// Reads a tool's arguments into its parameter type; anything malformed (unknown argument,

@@ -375,7 +375,9 @@ pub fn success_of(result: &CallToolResult, what: &str) -> Value {
     structured
 }
 
-/// The `error` object of a failed result, checked for its four parts.
+/// The `error` object of a failed result, checked for its four parts. A tool error is the
+/// JSON error as the only content and no `structuredContent` (clients validate that against
+/// the tool's `outputSchema`, which an error does not match).
 pub fn error_of(result: &CallToolResult, what: &str) -> Map<String, Value> {
     assert_eq!(
         result.is_error,
@@ -383,22 +385,21 @@ pub fn error_of(result: &CallToolResult, what: &str) -> Map<String, Value> {
         "{what} should have failed: {}",
         text_of(result)
     );
-    let structured = result.structured_content.clone().unwrap_or_else(|| {
-        panic!(
-            "{what}: an error without structuredContent: {}",
-            text_of(result)
-        )
-    });
-    let text: Value = serde_json::from_str(&text_of(result))
-        .unwrap_or_else(|e| panic!("{what}: the error text is not JSON ({e})"));
     assert_eq!(
-        text, structured,
-        "{what}: text and structuredContent differ"
+        result.structured_content, None,
+        "{what}: an error must not carry structuredContent"
     );
-    let error = structured["error"]
+    assert_eq!(
+        result.content.len(),
+        1,
+        "{what}: an error is one text block: {result:?}"
+    );
+    let body: Value = serde_json::from_str(&text_of(result))
+        .unwrap_or_else(|e| panic!("{what}: the error text is not JSON ({e})"));
+    let error = body["error"]
         .as_object()
         .cloned()
-        .unwrap_or_else(|| panic!("{what}: no error object in {structured}"));
+        .unwrap_or_else(|| panic!("{what}: no error object in {body}"));
     for key in ["code", "message", "suggestion"] {
         assert!(
             error[key].as_str().is_some_and(|s| !s.trim().is_empty()),

@@ -225,11 +225,8 @@ async fn both_eras_work_over_http() {
             )
             .await
             .expect("a tool error is a result");
-        assert_eq!(error.is_error, Some(true));
-        assert_eq!(
-            error.structured_content.expect("structured")["error"]["code"],
-            "INVALID_ENTITY_TYPE"
-        );
+        let error = crate::common::error_of(&error, "get_schema over HTTP");
+        assert_eq!(error["code"], "INVALID_ENTITY_TYPE", "{era:?}");
         let _ = client.cancel().await;
     }
     assert_eq!(server.terminate().await.code(), Some(0));
@@ -249,10 +246,8 @@ async fn read_only_holds_over_http_without_a_token_on_loopback() {
         )
         .await
         .expect("a result");
-    assert_eq!(
-        refused.structured_content.expect("structured")["error"]["code"],
-        "TOOL_DISABLED"
-    );
+    let refused = crate::common::error_of(&refused, "create over HTTP, read-only");
+    assert_eq!(refused["code"], "TOOL_DISABLED");
     let _ = client.cancel().await;
     assert_eq!(server.terminate().await.code(), Some(0));
 }
