@@ -252,21 +252,32 @@ impl Select {
 
 /// The attributes to select. A field known by its parts stands for all of them (`account` →
 /// `accountId`, `accountName`), because EspoCRM would drop its name silently; an unknown name is
-/// refused for the same reason. An empty list selects nothing in particular: `None`.
+/// refused for the same reason. A currency amount brings its currency (`amount` →
+/// `amountCurrency`), as EspoCRM's own list answers do: an amount without its currency cannot be
+/// read. An empty list selects nothing in particular: `None`.
 pub fn select<S: AsRef<str>>(
     entity: &EntityType,
     names: &[S],
 ) -> Result<Option<Select>, ValidationError> {
     let mut selected: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
+        if !selected.iter().any(|s| s == name) {
+            selected.push(name.to_owned());
+        }
+    };
     for name in names {
-        let found = field(entity, name.as_ref())?;
-        let attributes = match &found {
-            FieldRef::Attribute(attribute) => std::slice::from_ref(attribute),
-            FieldRef::Parts { attributes, .. } => attributes.as_slice(),
-        };
-        for attribute in attributes {
-            if !selected.contains(&attribute.name) {
-                selected.push(attribute.name.clone());
+        match field(entity, name.as_ref())? {
+            FieldRef::Attribute(attribute) => {
+                add(&attribute.name);
+                if let Some(field) = attribute.field
+                    && field.field_type == FieldType::Currency
+                    && field.name == attribute.name
+                {
+                    add(&format!("{}Currency", field.name));
+                }
+            }
+            FieldRef::Parts { attributes, .. } => {
+                attributes.iter().for_each(|attribute| add(&attribute.name));
             }
         }
     }
@@ -618,6 +629,25 @@ mod tests {
             Some(&["name", "accountId", "accountName"].map(String::from)[..])
         );
         assert_eq!(super::select::<&str>(contact, &[]), Ok(None));
+        // An amount comes with its currency; the currency alone stays alone.
+        let opportunity = entity("Opportunity");
+        let attributes = |names: &[&str]| {
+            super::select(opportunity, names)
+                .unwrap()
+                .map(|s| s.attributes().to_vec())
+        };
+        assert_eq!(
+            attributes(&["amount", "name"]),
+            Some(
+                ["amount", "amountCurrency", "name"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        assert_eq!(
+            attributes(&["amountCurrency", "amount"]),
+            Some(["amountCurrency", "amount"].map(String::from).to_vec())
+        );
         let error = super::select(contact, &["name", "bogusField"]).unwrap_err();
         assert_eq!(error.code(), "INVALID_FIELD");
         assert!(error.message().contains("bogusField"));

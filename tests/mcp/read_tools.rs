@@ -607,15 +607,19 @@ async fn selects_fields(era: Era) {
         )
         .await;
     assert_eq!(rows(&page).len(), 5);
+    // An amount comes with its currency, as in EspoCRM's own answers.
+    let selected = ["id", "name", "amount", "amountCurrency", "url"];
     for row in rows(&page) {
         let keys = keys(&row);
-        for needed in ["id", "name", "amount", "url"] {
+        for needed in selected {
             assert!(keys.contains(needed), "{needed} missing from {keys:?}");
         }
+        let id = row["id"].as_str().expect("an id");
+        let stored = sandbox.record("Opportunity", id).expect("the record");
+        assert_eq!(row["amountCurrency"], stored["amountCurrency"], "{id}");
         for key in &keys {
             assert!(
-                ["id", "name", "amount", "url"].contains(&key.as_str())
-                    || ALWAYS_ADDED.contains(&key.as_str()),
+                selected.contains(&key.as_str()) || ALWAYS_ADDED.contains(&key.as_str()),
                 "{key} was not selected: {keys:?}"
             );
         }
@@ -661,6 +665,33 @@ async fn selects_fields(era: Era) {
         .into_iter()
         .collect();
     assert_eq!(keys, expected);
+
+    // So does `get`'s: the currency is kept with the amount, and only with it.
+    let opportunity = ids(&server
+        .ok("search", json!({"entityType": "Opportunity", "limit": 1}))
+        .await)[0]
+        .clone();
+    let record = server
+        .ok(
+            "get",
+            json!({"entityType": "Opportunity", "id": opportunity, "select": ["amount"]}),
+        )
+        .await;
+    let keys: BTreeSet<&str> = record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["id", "amount", "amountCurrency", "url"])
+    );
+    let stored = sandbox
+        .record("Opportunity", &opportunity)
+        .expect("the record");
+    assert_eq!(record["amountCurrency"], stored["amountCurrency"]);
+    assert_eq!(record["amount"], stored["amount"]);
     server.stop().await;
 }
 
