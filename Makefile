@@ -2,7 +2,10 @@
 CARGO ?= cargo
 SANDBOX_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: help build test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
+# The binary the client tests start: the debug build in CARGO_TARGET_DIR (default target/).
+ESPOMCP_BIN ?= $(abspath $(or $(CARGO_TARGET_DIR),target))/debug/espomcp
+
+.PHONY: help build test test-clients test-live lint fmt bench demo sandbox compose-up compose-down replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -10,8 +13,18 @@ help: ## List the targets
 build: ## Build every crate, release mode
 	$(CARGO) build --release --workspace
 
-test: ## Run the whole test suite (what CI runs)
+test: ## Run the whole test suite (what CI runs): the Rust tests, then the client tests
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
+	@$(MAKE) --no-print-directory test-clients
+
+test-clients: ## espomcp --demo against the TypeScript SDK and the MCP Inspector CLI (Node 20, tests/clients)
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || \
+		{ echo "make test-clients: needs Node 20 or later with npm (found: $$(node --version 2>/dev/null || echo none))" >&2; exit 2; }
+	$(CARGO) build -p espomcp
+	@cd tests/clients && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund; \
+	fi
+	cd tests/clients && ESPOMCP_BIN="$(ESPOMCP_BIN)" node --test --test-reporter=spec
 
 test-live: ## The live scenarios against a real EspoCRM (ESPOCRM_LIVE_URL, ESPOCRM_LIVE_API_KEY)
 	@if [ -z "$$ESPOCRM_LIVE_URL" ] || [ -z "$$ESPOCRM_LIVE_API_KEY" ]; then \
