@@ -17,14 +17,18 @@ test: ## Run the whole test suite (what CI runs): the Rust tests, then the clien
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
 	@$(MAKE) --no-print-directory test-clients
 
-test-clients: ## espomcp --demo against the TypeScript SDK and the MCP Inspector CLI (Node 20, tests/clients)
+test-clients: ## espomcp --demo against the TypeScript SDK, the MCP Inspector CLI and the Python SDK (tests/clients)
 	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || \
 		{ echo "make test-clients: needs Node 20 or later with npm (found: $$(node --version 2>/dev/null || echo none))" >&2; exit 2; }
 	$(CARGO) build -p espomcp
 	@cd tests/clients && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund; \
 	fi
-	cd tests/clients && ESPOMCP_BIN="$(ESPOMCP_BIN)" node --test --test-reporter=spec
+	@cd tests/clients && if [ ! -f .venv/installed ] || [ python/requirements.txt -nt .venv/installed ]; then \
+		rm -rf .venv && python3 -m venv .venv && \
+		.venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements.txt && touch .venv/installed; \
+	fi
+	cd tests/clients && ESPOMCP_BIN="$(ESPOMCP_BIN)" node --test --test-reporter=spec *.test.mjs
 
 test-live: ## The live scenarios against a real EspoCRM (ESPOCRM_LIVE_URL, ESPOCRM_LIVE_API_KEY)
 	@if [ -z "$$ESPOCRM_LIVE_URL" ] || [ -z "$$ESPOCRM_LIVE_API_KEY" ]; then \
