@@ -7,7 +7,8 @@
 //
 // Successful results are checked by the SDK itself against each tool's outputSchema (it does
 // so once listTools has cached the schemas); a control test proves that check is on, by
-// corrupting one answer on its way in and expecting the SDK to refuse it.
+// corrupting one answer on its way in and expecting the SDK to refuse it. Compiling the schemas
+// must not make the SDK's validator warn either (it does for formats it does not know).
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -109,11 +110,24 @@ for (const [transportName, connect] of Object.entries(TRANSPORTS)) {
       return expectSuccess(client, tool, args);
     };
 
+    /** What the SDK's schema validator (Ajv) warned about while compiling the outputSchemas. */
+    const validatorWarnings = [];
+
     before(async () => {
       connection = await connect();
       client = connection.client;
-      // The SDK checks a tool's structuredContent only against schemas it has listed.
-      await withDeadline(client.listTools(), "tools/list");
+      // The SDK checks a tool's structuredContent only against schemas it has listed; listing
+      // compiles them, and Ajv reports what it cannot check (an unknown format) on console.warn.
+      const warn = console.warn;
+      console.warn = (...parts) => {
+        validatorWarnings.push(parts.map(String).join(" "));
+        warn(...parts);
+      };
+      try {
+        await withDeadline(client.listTools(), "tools/list");
+      } finally {
+        console.warn = warn;
+      }
     });
     after(async () => {
       await connection?.close();
@@ -137,6 +151,10 @@ for (const [transportName, connect] of Object.entries(TRANSPORTS)) {
         assert.equal(tool.outputSchema?.type, "object", `${tool.name} has no outputSchema`);
         assert.ok(tool.annotations?.title, `${tool.name} has no title annotation`);
       }
+    });
+
+    test("the SDK's validator compiles every outputSchema without a warning", () => {
+      assert.deepEqual(validatorWarnings, []);
     });
 
     test("the SDK checks structuredContent against the outputSchema (control)", async (t) => {
