@@ -125,7 +125,13 @@ export async function connectStdio({ env = {}, elicit } = {}) {
     logs += chunk.toString();
   });
   const client = newClient(elicit);
-  await withDeadline(client.connect(transport), "connecting over stdio", () => logs);
+  try {
+    await withDeadline(client.connect(transport), "connecting over stdio", () => logs);
+  } catch (error) {
+    await transport.close();
+    home.cleanup();
+    throw error;
+  }
   return {
     client,
     transport,
@@ -149,20 +155,27 @@ export async function startHttpServer({ env = {} } = {}) {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let logs = "";
-  const url = await withDeadline(
-    new Promise((resolveUrl, reject) => {
-      child.stderr.on("data", (chunk) => {
-        logs += chunk.toString();
-        const bound = logs.match(/serving MCP over HTTP at (http:\/\/\S+)/);
-        if (bound) resolveUrl(bound[1]);
-      });
-      child.on("exit", (code) => reject(new Error(`espomcp exited with ${code} before serving`)));
-      child.on("error", reject);
-    }),
-    "starting espomcp serve --http",
-    () => logs,
-  );
   const exited = new Promise((done) => child.on("exit", done));
+  let url;
+  try {
+    url = await withDeadline(
+      new Promise((resolveUrl, reject) => {
+        child.stderr.on("data", (chunk) => {
+          logs += chunk.toString();
+          const bound = logs.match(/serving MCP over HTTP at (http:\/\/\S+)/);
+          if (bound) resolveUrl(bound[1]);
+        });
+        child.on("exit", (code) => reject(new Error(`espomcp exited with ${code} before serving\n${logs}`)));
+        child.on("error", reject);
+      }),
+      "starting espomcp serve --http",
+      () => logs,
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    home.cleanup();
+    throw error;
+  }
   return {
     url,
     token,
