@@ -32,7 +32,7 @@ function runCheck(args, env = {}) {
   const patience = PATIENCE_MS * 4;
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, [SCRIPT, ...args], {
-      env: { PATH: process.env.PATH, ...env },
+      env: { PATH: process.env.PATH, PYTHONDONTWRITEBYTECODE: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
