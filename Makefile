@@ -9,7 +9,10 @@ BINARY_DIR ?= $(TARGET_DIR)/release
 MCPB_CLI ?= @anthropic-ai/mcpb@2.1.2
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: help build install mcpb test test-live lint fmt bench demo sandbox compose-up compose-down replay clean
+# The binary the client tests start: the debug build in TARGET_DIR.
+ESPOMCP_BIN ?= $(abspath $(TARGET_DIR))/debug/espomcp
+
+.PHONY: help build install mcpb test test-clients test-live lint fmt bench demo sandbox compose-up compose-down replay clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(SANDBOX_LISTEN)/$(SANDBOX_LISTEN)/' | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -30,8 +33,22 @@ mcpb: ## Claude Desktop extension for this machine: dist/espomcp-VERSION-OS-ARCH
 	npx --yes $(MCPB_CLI) validate $(TARGET_DIR)/mcpb/manifest.json
 	npx --yes $(MCPB_CLI) pack $(TARGET_DIR)/mcpb dist/espomcp-$(VERSION)-$$(node -p 'process.platform + "-" + process.arch').mcpb
 
-test: ## Run the whole test suite (what CI runs)
+test: ## Run the whole test suite (what CI runs): the Rust tests, then the client tests
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
+	@$(MAKE) --no-print-directory test-clients
+
+test-clients: ## espomcp --demo against the TypeScript SDK, the MCP Inspector CLI and the Python SDK (tests/clients)
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || \
+		{ echo "make test-clients: needs Node 20 or later with npm (found: $$(node --version 2>/dev/null || echo none))" >&2; exit 2; }
+	$(CARGO) build -p espomcp
+	@cd tests/clients && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund; \
+	fi
+	@cd tests/clients && if [ ! -f .venv/installed ] || [ python/requirements.txt -nt .venv/installed ]; then \
+		rm -rf .venv && python3 -m venv .venv && \
+		.venv/bin/pip install --quiet --disable-pip-version-check -r python/requirements.txt && touch .venv/installed; \
+	fi
+	cd tests/clients && ESPOMCP_BIN="$(ESPOMCP_BIN)" node --test --test-reporter=spec *.test.mjs
 
 test-live: ## The live scenarios against a real EspoCRM (ESPOCRM_LIVE_URL, ESPOCRM_LIVE_API_KEY)
 	@if [ -z "$$ESPOCRM_LIVE_URL" ] || [ -z "$$ESPOCRM_LIVE_API_KEY" ]; then \
