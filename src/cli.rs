@@ -38,6 +38,7 @@ Configuration (built-in defaults < config file < environment):
   ESPOCRM_TIMEOUT_SECS                   request timeout [30]
   ESPOCRM_TLS_VERIFY                     verify TLS certificates [true]
   ESPOCRM_EMAIL_FROM                     default `from` address of email drafts
+  ESPOCRM_MAX_RESPONSE_MIB               largest answer read from EspoCRM, in MiB, 1-4096 [32]
   SERVER_MAX_LIMIT                       largest page a tool returns, 1-200 [200]
   SERVER_METADATA_TTL_SECS               how long the schema is cached [300]
   SERVER_RATE_LIMIT_REQUESTS_PER_SECOND  requests per second to EspoCRM, 0 = no limit [10]

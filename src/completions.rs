@@ -172,12 +172,11 @@ impl EspoMcp {
         }
         let mut request = EspoRequest::get(["EmailTemplate"]);
         request.query = query;
-        let body = self.ctx.send(request).await?;
-        Ok(body["list"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        let page = self.ctx.send_list(request).await?;
+        Ok(page
+            .list
+            .iter()
+            .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
             .collect())
     }
 }

@@ -12,6 +12,7 @@
 //! | ESPOCRM_TIMEOUT_SECS                  | `[espocrm] timeout_secs`                  | 30 (1–3600)        |
 //! | ESPOCRM_TLS_VERIFY                    | `[espocrm] tls_verify`                    | true               |
 //! | ESPOCRM_EMAIL_FROM                    | `[espocrm] email_from`                    | none               |
+//! | ESPOCRM_MAX_RESPONSE_MIB              | `[espocrm] max_response_mib`              | 32 (1–4096)        |
 //! | SERVER_MAX_LIMIT                      | `[server] max_limit`                      | 200 (1–200)        |
 //! | SERVER_METADATA_TTL_SECS              | `[server] metadata_ttl_secs`              | 300 (1–86400)      |
 //! | SERVER_RATE_LIMIT_REQUESTS_PER_SECOND | `[server] rate_limit_requests_per_second` | 10 (0–1000, 0=off) |
@@ -60,7 +61,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use espomcp_actors::{ApiKey, GatewayConfig, RateLimit, normalize_base_url};
+use espomcp_actors::{ApiKey, GatewayConfig, RateLimit, Secret, normalize_base_url};
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Num, Value};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -94,6 +95,8 @@ const API_KEY: Setting = Setting::new("ESPOCRM_API_KEY", "espocrm", "api_key");
 const TIMEOUT: Setting = Setting::new("ESPOCRM_TIMEOUT_SECS", "espocrm", "timeout_secs");
 const TLS_VERIFY: Setting = Setting::new("ESPOCRM_TLS_VERIFY", "espocrm", "tls_verify");
 const EMAIL_FROM: Setting = Setting::new("ESPOCRM_EMAIL_FROM", "espocrm", "email_from");
+const MAX_RESPONSE: Setting =
+    Setting::new("ESPOCRM_MAX_RESPONSE_MIB", "espocrm", "max_response_mib");
 const MAX_LIMIT: Setting = Setting::new("SERVER_MAX_LIMIT", "server", "max_limit");
 const METADATA_TTL: Setting =
     Setting::new("SERVER_METADATA_TTL_SECS", "server", "metadata_ttl_secs");
@@ -139,12 +142,13 @@ const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
 const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
 
 /// Every setting espomcp reads, in the order of the table above.
-pub const SETTINGS: [Setting; 25] = [
+pub const SETTINGS: [Setting; 26] = [
     URL,
     API_KEY,
     TIMEOUT,
     TLS_VERIFY,
     EMAIL_FROM,
+    MAX_RESPONSE,
     MAX_LIMIT,
     METADATA_TTL,
     RATE_PER_SECOND,
@@ -177,6 +181,11 @@ const DEFAULT_AGGREGATE_MAX_RECORDS: u64 = 50_000;
 /// the usual clients (the TypeScript SDK's default request timeout) give up on a call, so the
 /// agent reads why it failed instead of a client-side timeout.
 pub const DEFAULT_CALL_TIMEOUT_SECS: u64 = 50;
+
+/// The default cap on one answer from EspoCRM, in MiB (the gateway's own default).
+const DEFAULT_MAX_RESPONSE_MIB: u64 = espomcp_actors::DEFAULT_MAX_RESPONSE_BYTES / MIB;
+
+const MIB: u64 = 1024 * 1024;
 
 /// The shortest HTTP bearer token accepted.
 const MIN_TOKEN_LENGTH: usize = 16;
@@ -213,6 +222,8 @@ pub struct EspoCrmConfig {
     pub tls_verify: bool,
     /// The sender address of drafted emails; EspoCRM's default for the API user when `None`.
     pub email_from: Option<String>,
+    /// The largest answer body read from EspoCRM; a longer one is an error, read no further.
+    pub max_response_bytes: u64,
 }
 
 /// Limits and lifetimes of the MCP server.
@@ -618,6 +629,14 @@ impl Config {
         gateway.request_timeout = self.espocrm.timeout;
         gateway.connect_timeout = gateway.connect_timeout.min(self.espocrm.timeout);
         gateway.verify_tls = self.espocrm.tls_verify;
+        gateway.max_response_bytes = self.espocrm.max_response_bytes;
+        // An upstream that echoes a credential must not hand it to the agent either.
+        gateway.other_secrets = self
+            .server
+            .http_token
+            .iter()
+            .map(|token| Secret::new(token.expose()))
+            .collect();
         // Every attempt may take the whole timeout; leave room for the queue and the backoff.
         let attempts = gateway.retry.max_attempts.get();
         let worst_case = self.espocrm.timeout.saturating_mul(attempts) + Duration::from_secs(30);
@@ -652,6 +671,11 @@ impl fmt::Display for Config {
             self.espocrm.timeout.as_secs()
         )?;
         writeln!(f, "TLS verification:     {}", self.espocrm.tls_verify)?;
+        writeln!(
+            f,
+            "largest answer:       {} MiB",
+            self.espocrm.max_response_bytes / MIB
+        )?;
         writeln!(
             f,
             "email sender:         {}",
@@ -789,10 +813,11 @@ impl Provider for Defaults {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let defaults: [(Setting, Value); 14] = [
+        let defaults: [(Setting, Value); 15] = [
             (CALL_TIMEOUT, DEFAULT_CALL_TIMEOUT_SECS.into()),
             (TIMEOUT, 30u64.into()),
             (TLS_VERIFY, true.into()),
+            (MAX_RESPONSE, DEFAULT_MAX_RESPONSE_MIB.into()),
             (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
             (METADATA_TTL, 300u64.into()),
             (RATE_PER_SECOND, 10u64.into()),
@@ -1009,6 +1034,7 @@ impl Reader<'_> {
         let timeout = self.whole(TIMEOUT, 1..=3600, Unit::Seconds);
         let tls_verify = self.switch(TLS_VERIFY);
         let email_from = self.email(EMAIL_FROM);
+        let max_response_mib = self.whole(MAX_RESPONSE, 1..=4096, Unit::Count);
         let max_limit = self.whole(MAX_LIMIT, 1..=ESPOCRM_MAX_PAGE, Unit::Count);
         let metadata_ttl = self.whole(METADATA_TTL, 1..=86_400, Unit::Seconds);
         let per_second = self.whole(RATE_PER_SECOND, 0..=1000, Unit::ZeroIsOff);
@@ -1048,6 +1074,7 @@ impl Reader<'_> {
                 timeout: Duration::from_secs(timeout?),
                 tls_verify: tls_verify?,
                 email_from: email_from?,
+                max_response_bytes: max_response_mib? * MIB,
             },
             server: ServerConfig {
                 max_limit: u32::try_from(max_limit?).ok()?,
@@ -2328,6 +2355,8 @@ mod tests {
         assert_eq!(gateway.request_timeout, Duration::from_secs(100));
         assert!(!gateway.verify_tls);
         assert!(gateway.reply_timeout >= Duration::from_secs(300));
+        assert_eq!(gateway.max_response_bytes, 32 * 1024 * 1024);
+        assert!(gateway.other_secrets.is_empty());
 
         let off = load(&[
             ("ESPOCRM_URL", "https://crm.example.com"),

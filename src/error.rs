@@ -518,6 +518,18 @@ impl From<UpstreamError> for ToolError {
             .with_suggestion(
                 "Check that ESPOCRM_URL points at EspoCRM itself, not at a login page or proxy",
             ),
+            UpstreamError::ResponseTooLarge { status, limit } => Self::upstream_error(
+                format!(
+                    "EspoCRM's answer (status {status}) is larger than the cap of {} MiB set by \
+                     ESPOCRM_MAX_RESPONSE_MIB; espomcp stopped reading it",
+                    limit.div_ceil(1024 * 1024)
+                ),
+                false,
+            )
+            .with_suggestion(
+                "Ask for less (a smaller limit, fewer fields with select, a narrower where), or \
+                 raise ESPOCRM_MAX_RESPONSE_MIB if answers this large are expected",
+            ),
             UpstreamError::InvalidRequest { message } => Self::new(
                 ErrorCode::InvalidArgument,
                 format!("The request was not sent: {message}"),
@@ -582,20 +594,24 @@ fn unknown_controller(reason: &str) -> Option<&str> {
         .then_some(name)
 }
 
-/// 409's body is an array of the existing records; keep only what identifies them.
+/// The most duplicates a 409 error names; EspoCRM itself lists at most a handful.
+const MAX_DUPLICATES_SHOWN: usize = 20;
+
+/// The most characters of a duplicate's id or name quoted.
+const MAX_DUPLICATE_TEXT: usize = 200;
+
+/// 409's body is an array of the existing records; keep only what identifies them, bounded.
 fn duplicate_list(duplicates: &Value) -> Vec<(String, String)> {
     let Some(records) = duplicates.as_array() else {
         return Vec::new();
     };
     records
         .iter()
+        .take(MAX_DUPLICATES_SHOWN)
         .map(|record| {
             let field = |name: &str| {
-                record
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
+                let text = record.get(name).and_then(Value::as_str).unwrap_or_default();
+                espomcp_actors::bounded(text, MAX_DUPLICATE_TEXT).into_owned()
             };
             (field("id"), field("name"))
         })
@@ -1098,6 +1114,16 @@ mod tests {
                 ErrorCode::UpstreamError,
                 true,
                 "EspoCRM answered 503: Maintenance mode.",
+            ),
+            (
+                "an answer over the size cap",
+                UpstreamError::ResponseTooLarge {
+                    status: 200,
+                    limit: 1024 * 1024,
+                },
+                ErrorCode::UpstreamError,
+                false,
+                "larger than the cap of 1 MiB set by ESPOCRM_MAX_RESPONSE_MIB",
             ),
             (
                 "invalid response",

@@ -34,6 +34,8 @@
 //! - `compose`: docker-compose.yml parses, with pinned images and the documented services.
 //! - `install`: the Dockerfile, the Claude Desktop bundle's manifest, server.json, the release
 //!   workflow, the crate's metadata and licence, and the README's client snippets.
+//! - `upstream`: a broken or hostile upstream: echoed secrets masked in results and logs, the
+//!   answer size cap, answers of the wrong shape as UPSTREAM_ERROR.
 
 #[path = "mcp/audit.rs"]
 mod audit;
@@ -79,5 +81,7 @@ mod send_block;
 mod structured;
 #[path = "mcp/toolsets.rs"]
 mod toolsets;
+#[path = "mcp/upstream.rs"]
+mod upstream;
 #[path = "mcp/write_tools.rs"]
 mod write_tools;

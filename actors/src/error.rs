@@ -62,6 +62,11 @@ pub enum UpstreamError {
     #[error("EspoCRM's answer could not be understood (status {status}): {message}")]
     InvalidResponse { status: u16, message: String },
 
+    /// The answer's body is longer than `max_response_bytes`; it was abandoned while it was
+    /// read, never held whole.
+    #[error("EspoCRM's answer (status {status}) is larger than the cap of {} bytes ({} MiB)", .limit, .limit / (1024 * 1024))]
+    ResponseTooLarge { status: u16, limit: u64 },
+
     /// The request was refused before it was sent, e.g. a path segment that would change the
     /// path (`..`, empty) or an extra header that may not be set by callers.
     #[error("request not sent: {message}")]
@@ -84,7 +89,9 @@ impl UpstreamError {
             Self::NotFound { .. } => Some(404),
             Self::Conflict { .. } => Some(409),
             Self::RateLimited { .. } => Some(429),
-            Self::Status { status, .. } | Self::InvalidResponse { status, .. } => Some(*status),
+            Self::Status { status, .. }
+            | Self::InvalidResponse { status, .. }
+            | Self::ResponseTooLarge { status, .. } => Some(*status),
             Self::Timeout
             | Self::Connection { .. }
             | Self::InvalidRequest { .. }
@@ -106,6 +113,7 @@ impl UpstreamError {
             | Self::NotFound { .. }
             | Self::Conflict { .. }
             | Self::InvalidResponse { .. }
+            | Self::ResponseTooLarge { .. }
             | Self::InvalidRequest { .. } => false,
         }
     }

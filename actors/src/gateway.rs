@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use crate::endpoint::{build_url, normalize_base_url};
 use crate::error::{SpawnError, UpstreamError};
 use crate::retry::{Failure, RetryPolicy};
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, Scrubber, Secret, bounded};
 use crate::wire::{EspoRequest, EspoResponse};
 
 const ACTOR_NAME: &str = "HTTP gateway";
@@ -47,6 +47,14 @@ const CREDENTIAL_HEADERS: [&str; 6] = [
 
 const DEFAULT_MAX_CONCURRENT: NonZeroUsize = NonZeroUsize::new(4).expect("4 is not zero");
 const DEFAULT_RATE_PER_SECOND: NonZeroU32 = NonZeroU32::new(10).expect("10 is not zero");
+
+/// The largest answer read by default: far above any page of 200 records or the metadata
+/// (about 1 MB), far below what would hurt the process.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The most characters of an upstream explanation (`X-Status-Reason`, a header it quotes, a
+/// transport error) that an error carries: enough for any message EspoCRM writes.
+pub const MAX_REASON_CHARS: usize = 500;
 
 /// How the gateway reaches EspoCRM and how hard it may push it.
 #[derive(Debug, Clone)]
@@ -69,11 +77,17 @@ pub struct GatewayConfig {
     /// How long `Gateway::send` waits for an answer, queueing and retries included, before it
     /// gives up on the actor. Longer than the request timeout times the attempts.
     pub reply_timeout: Duration,
+    /// The largest answer body read; a longer one is abandoned while it streams in and the
+    /// request fails with [`UpstreamError::ResponseTooLarge`].
+    pub max_response_bytes: u64,
+    /// Credentials besides the API key that must never come back from upstream (the HTTP
+    /// transport's token): every answer is scrubbed of them as of the key.
+    pub other_secrets: Vec<Secret>,
 }
 
 impl GatewayConfig {
     /// The defaults: 4 in flight, 10 requests per second with a burst of 10, 30 s per attempt,
-    /// 3 attempts for reads, TLS verified.
+    /// 3 attempts for reads, TLS verified, answers up to 32 MiB.
     pub fn new(base_url: impl Into<String>, api_key: ApiKey) -> Self {
         Self {
             base_url: base_url.into(),
@@ -85,6 +99,8 @@ impl GatewayConfig {
             retry: RetryPolicy::default(),
             verify_tls: true,
             reply_timeout: Duration::from_secs(120),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            other_secrets: Vec::new(),
         }
     }
 }
@@ -254,6 +270,8 @@ pub(crate) struct GatewayState {
     max_concurrent: usize,
     request_timeout: Duration,
     retry: RetryPolicy,
+    /// What every answer goes through before anyone sees it (see [`Answers`]).
+    answers: Answers,
     /// Requests in arrival order; retries go to the front, they have waited longest.
     queue: VecDeque<Job>,
     /// Decremented by `Done`, which every started attempt sends exactly once (see `Slot`).
@@ -335,6 +353,10 @@ impl Actor for GatewayActor {
             limiter,
             max_concurrent: config.max_concurrent.get(),
             request_timeout: config.request_timeout,
+            answers: Answers {
+                scrubber: Scrubber::new(&config.api_key, &config.other_secrets),
+                max_bytes: config.max_response_bytes,
+            },
             retry: config.retry,
             queue: VecDeque::new(),
             in_flight: 0,
@@ -451,6 +473,7 @@ impl GatewayState {
         job.attempts += 1;
         let timeout = self.request_timeout;
         let retry = self.retry.clone();
+        let answers = self.answers.clone();
         // Made before the task so that even a task dropped unpolled gives its slot back.
         let mut slot = Slot {
             gateway: myself,
@@ -458,7 +481,7 @@ impl GatewayState {
         };
         tokio::spawn(async move {
             let started = Instant::now();
-            let outcome = attempt(&client, &job, timeout).await;
+            let outcome = attempt(&client, &job, timeout, &answers).await;
             let elapsed_ms = started.elapsed().as_millis();
             match outcome {
                 Ok(response) => {
@@ -547,8 +570,31 @@ fn extra_headers(headers: &[(String, String)]) -> Result<HeaderMap, UpstreamErro
     Ok(map)
 }
 
-/// One attempt: send, read the whole answer, classify it.
-async fn attempt(client: &Client, job: &Job, timeout: Duration) -> Result<EspoResponse, Failure> {
+/// What every answer goes through, in this one place, so no caller can forget it: the size cap
+/// while it is read, then the scrubbing of the configured secrets out of everything upstream
+/// wrote (body, `X-Status-Reason`, the headers an error quotes, transport error texts), and the
+/// bound on how much of an explanation is quoted.
+#[derive(Debug, Clone)]
+pub(crate) struct Answers {
+    scrubber: Scrubber,
+    /// `GatewayConfig::max_response_bytes`.
+    max_bytes: u64,
+}
+
+impl Answers {
+    /// Upstream text as it may be quoted: without secrets, cut to [`MAX_REASON_CHARS`].
+    fn quote(&self, text: &str) -> String {
+        bounded(&self.scrubber.scrub(text), MAX_REASON_CHARS).into_owned()
+    }
+}
+
+/// One attempt: send, read the answer up to the size cap, classify it.
+async fn attempt(
+    client: &Client,
+    job: &Job,
+    timeout: Duration,
+    answers: &Answers,
+) -> Result<EspoResponse, Failure> {
     let mut builder = client
         .request(job.request.method.to_reqwest(), job.url.clone())
         .headers(job.headers.clone())
@@ -556,14 +602,35 @@ async fn attempt(client: &Client, job: &Job, timeout: Duration) -> Result<EspoRe
     if let Some(body) = &job.request.body {
         builder = builder.json(body);
     }
-    let response = builder.send().await.map_err(transport_failure)?;
+    let transport = |error| transport_failure(error, answers);
+    let mut response = builder.send().await.map_err(transport)?;
     let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.map_err(transport_failure)?;
-    classify(status, &headers, &bytes)
+    let too_large = || -> Failure {
+        UpstreamError::ResponseTooLarge {
+            status,
+            limit: answers.max_bytes,
+        }
+        .into()
+    };
+    // A declared length over the cap is refused before a byte of the body is read; otherwise
+    // the body is read chunk by chunk and abandoned as soon as it passes the cap (dropping the
+    // response closes the connection), so an endless answer costs at most the cap.
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > answers.max_bytes) {
+        return Err(too_large());
+    }
+    let capacity = declared.unwrap_or(0).min(answers.max_bytes);
+    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if (body.len() + chunk.len()) as u64 > answers.max_bytes {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    classify(status, response.headers(), &body, answers)
 }
 
-fn transport_failure(error: reqwest::Error) -> Failure {
+fn transport_failure(error: reqwest::Error, answers: &Answers) -> Failure {
     let error = error.without_url();
     if error.is_timeout() {
         return UpstreamError::Timeout.into();
@@ -575,14 +642,19 @@ fn transport_failure(error: reqwest::Error) -> Failure {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    UpstreamError::Connection { message }.into()
+    UpstreamError::Connection {
+        message: answers.quote(&message),
+    }
+    .into()
 }
 
 /// Maps a complete HTTP answer to the caller's result. Pure, so the mapping is easy to test.
+/// Everything it passes on from upstream has been through `answers` (see [`Answers`]).
 pub(crate) fn classify(
     status: u16,
     headers: &HeaderMap,
     body: &[u8],
+    answers: &Answers,
 ) -> Result<EspoResponse, Failure> {
     let text = |name: &str| {
         headers
@@ -590,14 +662,20 @@ pub(crate) fn classify(
             .and_then(|value| value.to_str().ok())
             .map(str::trim)
             .filter(|value| !value.is_empty())
-            .map(str::to_owned)
+            .map(|value| answers.quote(value))
     };
     let reason = text("x-status-reason");
+    let parse = |body: &[u8]| {
+        crate::json::parse(body).map(|mut value| {
+            answers.scrubber.scrub_parsed(body, &mut value);
+            value
+        })
+    };
     if (200..300).contains(&status) {
         let body = if body.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
-            crate::json::parse(body).map_err(|error| UpstreamError::InvalidResponse {
+            parse(body).map_err(|error| UpstreamError::InvalidResponse {
                 status,
                 message: match text("content-type") {
                     Some(kind) if !kind.contains("json") => {
@@ -614,7 +692,7 @@ pub(crate) fn classify(
         });
     }
     // Error bodies are JSON when EspoCRM has details, empty or HTML otherwise.
-    let body = crate::json::parse(body).unwrap_or(Value::Null);
+    let body = parse(body).unwrap_or(Value::Null);
     let retry_after = text("retry-after")
         .and_then(|value| value.parse::<u64>().ok())
         .map(Duration::from_secs);
@@ -652,6 +730,15 @@ mod tests {
 
     use super::*;
 
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn test_answers() -> Answers {
+        Answers {
+            scrubber: Scrubber::new(&ApiKey::new(KEY), &[Secret::new("http-token-0123456789")]),
+            max_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+
     fn answer(
         status: u16,
         headers: &[(&'static str, &'static str)],
@@ -664,7 +751,7 @@ mod tests {
                 HeaderValue::from_static(value),
             );
         }
-        classify(status, &map, body.as_bytes()).map_err(|failure| failure.error)
+        classify(status, &map, body.as_bytes(), &test_answers()).map_err(|failure| failure.error)
     }
 
     #[test]
@@ -780,6 +867,46 @@ mod tests {
             answer(200, &[("content-type", "text/html; charset=UTF-8")], "<html></html>"),
             Err(UpstreamError::InvalidResponse { status: 200, message }) if message.contains("text/html")
         ));
+    }
+
+    #[test]
+    fn should_scrub_the_secrets_from_reasons_and_bodies_of_every_answer() {
+        let echo = format!("key {KEY} token http-token-0123456789");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("x-status-reason"),
+            HeaderValue::from_str(&echo).expect("a header value"),
+        );
+        let body = json!({"name": echo, "list": [echo], KEY: 1}).to_string();
+        for status in [200, 400, 403, 404, 409, 500] {
+            let shown = match classify(status, &headers, body.as_bytes(), &test_answers()) {
+                Ok(response) => format!("{response:?}"),
+                Err(failure) => format!("{:?} {}", failure.error, failure.error),
+            };
+            assert!(!shown.contains(KEY), "{status}: {shown}");
+            assert!(!shown.contains("http-token"), "{status}: {shown}");
+            assert!(shown.contains("[redacted]"), "{status}: {shown}");
+        }
+    }
+
+    #[test]
+    fn should_cut_a_long_reason_to_a_bound() {
+        let long = "x".repeat(5000);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("x-status-reason"),
+            HeaderValue::from_str(&long).expect("a header value"),
+        );
+        let error = classify(400, &headers, b"", &test_answers()).map_err(|f| f.error);
+        let Err(UpstreamError::Status {
+            reason: Some(reason),
+            ..
+        }) = error
+        else {
+            panic!("not a status error: {error:?}");
+        };
+        assert_eq!(reason.chars().count(), MAX_REASON_CHARS + 1);
+        assert!(reason.ends_with('…'));
     }
 
     #[test]

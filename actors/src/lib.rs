@@ -30,7 +30,8 @@
 //!   prompts and their arguments, the template syntax, defaults written on first use.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
 //! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
-//! - `secret.rs` — [`ApiKey`], which never shows itself.
+//! - `secret.rs` — [`ApiKey`] and [`Secret`], which never show themselves, and the [`Scrubber`]
+//!   that takes them out of every answer from upstream.
 
 mod deletes;
 mod endpoint;
@@ -47,7 +48,9 @@ mod wire;
 pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete, PreviewStatus};
 pub use endpoint::{build_url, normalize_base_url};
 pub use error::{SpawnError, UpstreamError};
-pub use gateway::{Gateway, GatewayConfig, GatewayStats, RateLimit};
+pub use gateway::{
+    DEFAULT_MAX_RESPONSE_BYTES, Gateway, GatewayConfig, GatewayStats, MAX_REASON_CHARS, RateLimit,
+};
 pub use json::parse as parse_json;
 pub use metadata::MetadataCache;
 pub use prompts::{PromptArgumentInfo, PromptError, PromptInfo, PromptStore, RenderedPrompt};
@@ -56,5 +59,5 @@ pub use schema::{
     AccessLevel, AccessLevels, Action, CurrentUser, EntityType, Field, FieldType, InternalNotes,
     Link, LinkType, MailNotifications, Schema, SchemaError, ScopeAccess,
 };
-pub use secret::ApiKey;
+pub use secret::{ApiKey, MASK, Scrubber, Secret, bounded};
 pub use wire::{EspoRequest, EspoResponse, Method};

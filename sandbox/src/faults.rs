@@ -1,17 +1,23 @@
 //! Fault injection and observation, for tests of the layer above the sandbox: added latency,
-//! a share of 500s, 429s with `Retry-After`, connections dropped mid-response; and what the
-//! sandbox saw — requests by route, the peak number in flight, arrival times.
+//! a share of 500s, 429s with `Retry-After`, connections dropped mid-response, and answers of
+//! the test's own for chosen routes ([`InjectedAnswer`]: any status, body, headers, or a huge
+//! body streamed in chunks, as a broken or hostile EspoCRM or proxy would send them); and what
+//! the sandbox saw — requests by route, the peak number in flight, arrival times, and how much
+//! of a streamed body was handed to the connection.
 //!
 //! Shares are exact rather than random: with a 30 % error share, exactly 3 of every 10
 //! eligible requests fail, so a test's expectations do not depend on luck.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -57,6 +63,101 @@ pub struct FaultConfig {
     /// Share of eligible requests whose connection is dropped mid-response.
     pub drop_rate: f64,
     pub drop_scope: FaultScope,
+    /// Answers of the test's own, each for one route; the first whose route matches wins.
+    pub answers: Vec<InjectedAnswer>,
+}
+
+/// An answer given instead of the sandbox's own to every request of one route.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InjectedAnswer {
+    /// The route it answers, as [`route_key`] writes it: `"GET Account/{id}"`, `"GET Account"`
+    /// (the list), `"POST Account"`.
+    pub route: String,
+    /// 200 when unset.
+    pub status: Option<u16>,
+    /// The body, byte for byte (it need not be JSON).
+    pub body: String,
+    /// Extra headers, e.g. `X-Status-Reason`; `Content-Type` is `application/json` unless set.
+    pub headers: BTreeMap<String, String>,
+    /// When set, the body is streamed in chunks without a `Content-Length`: `body` first, then
+    /// spaces up to this many bytes in all (so the whole is still valid JSON when `body` is).
+    pub streamed_bytes: Option<u64>,
+}
+
+impl InjectedAnswer {
+    /// An answer with this status and body for `route`.
+    pub fn new(route: impl Into<String>, status: u16, body: impl Into<String>) -> Self {
+        Self {
+            route: route.into(),
+            status: Some(status),
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+
+    fn response(&self, control: Arc<Control>) -> Response {
+        let status = self
+            .status
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or(StatusCode::OK);
+        let body = match self.streamed_bytes {
+            Some(total) => Body::from_stream(Filler {
+                first: Some(Bytes::from(self.body.clone())),
+                remaining: total.saturating_sub(self.body.len() as u64),
+                control,
+            }),
+            None => Body::from(self.body.clone()),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert("Content-Type", HeaderValue::from_static("application/json"));
+        for (name, value) in &self.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// Spaces to stream a huge body with, a chunk at a time.
+static FILLER: [u8; 64 * 1024] = [b' '; 64 * 1024];
+
+/// A streamed body: the injected text, then spaces; counts what it hands to the connection.
+struct Filler {
+    first: Option<Bytes>,
+    remaining: u64,
+    control: Arc<Control>,
+}
+
+impl futures_core::Stream for Filler {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let chunk = match self.first.take() {
+            Some(first) => first,
+            None if self.remaining == 0 => return Poll::Ready(None),
+            None => {
+                let n = self.remaining.min(FILLER.len() as u64);
+                self.remaining -= n;
+                Bytes::from_static(&FILLER[..n as usize])
+            }
+        };
+        self.control
+            .streamed
+            .fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        Poll::Ready(Some(Ok(chunk)))
+    }
 }
 
 /// Counts one kind of fault so that exactly `rate` of the eligible requests get it.
@@ -85,6 +186,8 @@ pub struct Stats {
     /// Arrival times, milliseconds since the sandbox started (or the stats were reset).
     pub arrivals_ms: Vec<u64>,
     pub faults_injected: u64,
+    /// Bytes of streamed injected bodies handed to connections (`InjectedAnswer::streamed_bytes`).
+    pub streamed_bytes: u64,
 }
 
 impl Stats {
@@ -119,6 +222,8 @@ pub struct Control {
     limits: Share,
     drops: Share,
     in_flight: AtomicUsize,
+    /// `Stats::streamed_bytes`, counted by the streams themselves.
+    streamed: AtomicU64,
     stats: Mutex<Stats>,
     epoch: Mutex<Instant>,
 }
@@ -131,6 +236,7 @@ impl Control {
             limits: Share::default(),
             drops: Share::default(),
             in_flight: AtomicUsize::new(0),
+            streamed: AtomicU64::new(0),
             stats: Mutex::new(Stats::default()),
             epoch: Mutex::new(Instant::now()),
         })
@@ -150,10 +256,12 @@ impl Control {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
         s.in_flight = self.in_flight.load(Ordering::SeqCst);
+        s.streamed_bytes = self.streamed.load(Ordering::SeqCst);
         s
     }
 
     pub fn reset_stats(&self) {
+        self.streamed.store(0, Ordering::SeqCst);
         *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = Stats::default();
         *self.epoch.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
@@ -218,11 +326,16 @@ pub async fn layer(State(control): State<Arc<Control>>, request: Request, next: 
         return next.run(request).await;
     }
     let method = request.method().clone();
-    control.arrive(route_key(&method, request.uri().path()));
+    let route = route_key(&method, request.uri().path());
+    control.arrive(route.clone());
     let _guard = InFlight(&control.in_flight);
     let config = control.faults();
     if config.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(config.latency_ms)).await;
+    }
+    if let Some(answer) = config.answers.iter().find(|answer| answer.route == route) {
+        control.injected();
+        return answer.response(control.clone());
     }
     if config.error_scope.applies(&method) && control.errors.hit(config.error_rate) {
         control.injected();

@@ -31,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{FaultConfig, FaultScope, Stats};
+pub use faults::{FaultConfig, FaultScope, InjectedAnswer, Stats};
 
 use crate::ids::IdGenerator;
 use crate::store::{Actor, Role, Store};

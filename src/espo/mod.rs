@@ -7,6 +7,8 @@
 //!
 //! # Layout
 //!
+//! - `answer.rs` — EspoCRM's answers read by shape ([`record`](answer::record),
+//!   [`list_page`](answer::list_page)): any other shape is `UPSTREAM_ERROR`, never "nothing".
 //! - `attributes.rs` — field → attribute expansion (`account` → `accountId`, `accountName`) and
 //!   each attribute's [`AttributeKind`](attributes::AttributeKind).
 //! - `query.rs` — [`ListQuery`](query::ListQuery): `where[i][…]`, `select`, `orderBy`, `order`,
@@ -15,6 +17,7 @@
 //! - `wire_tests.rs` (tests only) — generated filters over a real schema, validated, encoded,
 //!   put into a URL by the gateway's builder and read back by the sandbox's PHP-style decoder.
 
+pub mod answer;
 pub mod attributes;
 pub mod query;
 #[cfg(test)]

@@ -20,9 +20,10 @@ use espomcp_actors::{DeleteConfirmations, EspoRequest, MetadataCache, Schema};
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::ToolError;
+use crate::espo::answer::{self, ListPage};
 use crate::telemetry::Redacted;
 use crate::toolsets::{EntityFilter, ToolFilter};
 
@@ -70,7 +71,9 @@ impl ToolContext {
     /// Sends one request through the gateway and returns the JSON body. Every write is first
     /// checked by the outbound policy (`outbound::check`): one that could make EspoCRM send
     /// mail is `SEND_BLOCKED` and never sent. At TRACE, the request and response bodies are
-    /// logged with personal data redacted.
+    /// logged with personal data redacted. Tools that read the answer use
+    /// [`Self::send_record`], [`Self::send_list`] or [`Self::send_object`], which refuse an
+    /// answer of another shape.
     pub async fn send(&self, request: EspoRequest) -> Result<Value, ToolError> {
         use crate::outbound::OutboundError;
         let described = request.describe();
@@ -110,6 +113,24 @@ impl ToolContext {
         })?;
         tracing::trace!(request = %described, status = response.status, body = %Redacted(&response.body), "from EspoCRM");
         Ok(response.body)
+    }
+
+    /// [`Self::send`] for an answer that must be one record (see `espo::answer`).
+    pub async fn send_record(&self, request: EspoRequest) -> Result<Map<String, Value>, ToolError> {
+        let described = request.describe();
+        answer::record(self.send(request).await?, &described)
+    }
+
+    /// [`Self::send`] for an answer that must be a JSON object.
+    pub async fn send_object(&self, request: EspoRequest) -> Result<Map<String, Value>, ToolError> {
+        let described = request.describe();
+        answer::object(self.send(request).await?, &described)
+    }
+
+    /// [`Self::send`] for an answer that must be a page of records.
+    pub async fn send_list(&self, request: EspoRequest) -> Result<ListPage, ToolError> {
+        let described = request.describe();
+        answer::list_page(self.send(request).await?, &described)
     }
 
     /// The record's page in EspoCRM's web UI.

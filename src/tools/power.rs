@@ -278,21 +278,6 @@ fn list_request(entity: &str, query: &ListQuery) -> EspoRequest {
     request
 }
 
-fn page_of(body: &Value) -> (Option<u64>, Vec<Map<String, Value>>) {
-    let total = body.get("total").and_then(Value::as_u64);
-    let list = body
-        .get("list")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| item.as_object().cloned())
-                .collect()
-        })
-        .unwrap_or_default();
-    (total, list)
-}
-
 fn number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
@@ -750,8 +735,11 @@ impl EspoMcp {
                 offset: Some(offset),
                 ..ListQuery::default()
             };
-            let body = self.ctx.send(list_request(&entity.name, &query)).await?;
-            let (total, list) = page_of(&body);
+            let page = self
+                .ctx
+                .send_list(list_request(&entity.name, &query))
+                .await?;
+            let (total, list) = (page.counted_total(), page.list);
             let read = list.len();
             for record in list {
                 if let Some(id) = record.get("id").and_then(Value::as_str) {
@@ -832,8 +820,7 @@ impl EspoMcp {
                 ("maxSize".into(), page_size.to_string()),
                 ("offset".into(), (page * page_size).to_string()),
             ];
-            let body = self.ctx.send(request).await?;
-            let (_, hits) = page_of(&body);
+            let hits = self.ctx.send_list(request).await?.list;
             let got = hits.len();
             for hit in hits {
                 let (Some(id), Some(scope)) = (
@@ -901,8 +888,11 @@ impl EspoMcp {
                 offset: Some(u32::try_from(read).unwrap_or(u32::MAX)),
                 text_filter: None,
             };
-            let body = self.ctx.send(list_request(&entity.name, &query)).await?;
-            let (total, list) = page_of(&body);
+            let page = self
+                .ctx
+                .send_list(list_request(&entity.name, &query))
+                .await?;
+            let (total, list) = (page.counted_total(), page.list);
             let total = total.unwrap_or(0);
             if expected.is_none() && total > ceiling {
                 return Err(ToolError::invalid_argument(
@@ -1008,8 +998,11 @@ impl EspoMcp {
                 offset: Some(0),
                 text_filter: None,
             };
-            let body = self.ctx.send(list_request(&entity.name, &query)).await?;
-            let (total, records) = page_of(&body);
+            let page = self
+                .ctx
+                .send_list(list_request(&entity.name, &query))
+                .await?;
+            let (total, records) = (page.counted_total(), page.list);
             truncated |= total.unwrap_or(0) > records.len() as u64;
             for record in records {
                 let Some(id) = record.get("id").and_then(Value::as_str) else {

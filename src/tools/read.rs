@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{Json, RenderedSchema, Structured, ToolContext, input_schema, parse_args};
 use crate::error::ToolError;
+use crate::espo::answer::ListPage;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
 use crate::validate::names;
@@ -277,35 +278,27 @@ fn link_info(link: &Link) -> LinkInfo {
     }
 }
 
-/// Reads EspoCRM's `{total, list}` answer into records with their web-UI `url` (the records
-/// are moved out of the answer, not copied).
+/// A page of records with their web-UI `url` added (the records are moved, not copied).
 fn records_with_urls(
     ctx: &ToolContext,
     entity_type: &str,
-    mut body: Value,
+    page: ListPage,
 ) -> (i64, Vec<Map<String, Value>>) {
-    let total = body.get("total").and_then(Value::as_i64).unwrap_or(0);
-    let list = match body.get_mut("list").map(Value::take) {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .filter_map(|item| match item {
-                Value::Object(record) => Some(record),
-                _ => None,
-            })
-            .map(|mut record| {
-                let url = record
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map(|id| ctx.record_url(entity_type, id));
-                if let Some(url) = url {
-                    record.insert("url".into(), Value::String(url));
-                }
-                record
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    (total, list)
+    let list = page
+        .list
+        .into_iter()
+        .map(|mut record| {
+            let url = record
+                .get("id")
+                .and_then(Value::as_str)
+                .map(|id| ctx.record_url(entity_type, id));
+            if let Some(url) = url {
+                record.insert("url".into(), Value::String(url));
+            }
+            record
+        })
+        .collect();
+    (page.total, list)
 }
 
 /// The list parameters shared by `search` and `get_related`, before validation.
@@ -453,8 +446,8 @@ impl EspoMcp {
         let (query, limit, offset) = list_query(&self.ctx, entity, input)?;
         let mut request = EspoRequest::get([entity.name.as_str()]);
         request.query = query.to_pairs();
-        let body = self.ctx.send(request).await?;
-        let (total, list) = records_with_urls(&self.ctx, &entity.name, body);
+        let page = self.ctx.send_list(request).await?;
+        let (total, list) = records_with_urls(&self.ctx, &entity.name, page);
         Ok(Json(RecordPage {
             total,
             offset,
@@ -478,15 +471,11 @@ impl EspoMcp {
             Some(s) => names::select(entity, s)?,
             None => None,
         };
-        let body = self
+        let mut record = self
             .ctx
-            .send(EspoRequest::get([entity.name.as_str(), id]))
+            .send_record(EspoRequest::get([entity.name.as_str(), id]))
             .await
             .map_err(|e| not_found_as(e, &entity.name, id))?;
-        let mut record = match body {
-            Value::Object(record) => record,
-            _ => Map::new(),
-        };
         if let Some(select) = select {
             let keep = select.attributes();
             record.retain(|k, _| k == "id" || keep.iter().any(|a| a == k));
@@ -530,12 +519,12 @@ impl EspoMcp {
         let (query, limit, offset) = list_query(&self.ctx, foreign, input)?;
         let mut request = EspoRequest::get([entity.name.as_str(), id, link.name.as_str()]);
         request.query = query.to_pairs();
-        let body = self
+        let page = self
             .ctx
-            .send(request)
+            .send_list(request)
             .await
             .map_err(|e| not_found_as(e, &entity.name, id))?;
-        let (total, list) = records_with_urls(&self.ctx, &foreign.name, body);
+        let (total, list) = records_with_urls(&self.ctx, &foreign.name, page);
         Ok(Json(RecordPage {
             total,
             offset,

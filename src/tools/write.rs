@@ -242,8 +242,11 @@ pub struct DraftOutcome {
 }
 
 /// Adds `url` to a record answer.
-fn with_url(ctx: &ToolContext, entity_type: &str, body: Value) -> Map<String, Value> {
-    let mut record = body.as_object().cloned().unwrap_or_default();
+fn with_url(
+    ctx: &ToolContext,
+    entity_type: &str,
+    mut record: Map<String, Value>,
+) -> Map<String, Value> {
     if let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_owned) {
         record.insert(
             "url".into(),
@@ -297,11 +300,9 @@ async fn fetch(
     entity: &EntityType,
     id: &str,
 ) -> Result<Map<String, Value>, ToolError> {
-    let body = ctx
-        .send(EspoRequest::get([entity.name.as_str(), id]))
+    ctx.send_record(EspoRequest::get([entity.name.as_str(), id]))
         .await
-        .map_err(|e| record_missing(e, &entity.name, id))?;
-    Ok(body.as_object().cloned().unwrap_or_default())
+        .map_err(|e| record_missing(e, &entity.name, id))
 }
 
 fn writable_entity<'s>(
@@ -394,7 +395,7 @@ impl EspoMcp {
         }
         let body = self
             .ctx
-            .send(request)
+            .send_record(request)
             .await
             .map_err(|e| relation_error(e, entity))?;
         Ok(Json(WrittenRecord(with_url(&self.ctx, &entity.name, body))))
@@ -431,7 +432,7 @@ impl EspoMcp {
             EspoRequest::new(Method::Put, [entity.name.as_str(), id]).with_body(data.into_body());
         let body = self
             .ctx
-            .send(request)
+            .send_record(request)
             .await
             .map_err(|e| relation_error(record_missing(e, &entity.name, id), entity))?;
         Ok(Json(WrittenRecord(with_url(&self.ctx, &entity.name, body))))
@@ -552,8 +553,10 @@ impl EspoMcp {
             "post": args.text,
             "isInternal": true,
         });
-        let note = self.ctx.send(EspoRequest::post(["Note"], body)).await?;
-        let mut out = note.as_object().cloned().unwrap_or_default();
+        let mut out = self
+            .ctx
+            .send_record(EspoRequest::post(["Note"], body))
+            .await?;
         out.insert(
             "url".into(),
             Value::String(self.ctx.record_url(&entity.name, id)),
@@ -624,16 +627,13 @@ impl EspoMcp {
                 .with_query("where[0][value]", args.group.as_str())
                 .with_query("select", "id")
                 .with_query("maxSize", "200");
-            let body = self.ctx.send(list).await?;
-            let mut ids: Vec<String> = body
-                .get("list")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
+            // EspoCRM's kanban answer has the groups' records concatenated in `list` too.
+            let page = self.ctx.send_list(list).await?;
+            let mut ids: Vec<String> = page
+                .list
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                .collect();
             ids.retain(|other| other != id);
             let at = (position as usize).min(ids.len());
             ids.insert(at, id.to_owned());
@@ -723,7 +723,7 @@ impl EspoMcp {
             }
             let rendered = self
                 .ctx
-                .send(EspoRequest::post(
+                .send_object(EspoRequest::post(
                     ["EmailTemplate", template_id, "prepare"],
                     Value::Object(prepare),
                 ))
@@ -768,7 +768,7 @@ impl EspoMcp {
             email.insert("parentType".into(), json!(t));
             email.insert("parentId".into(), json!(i));
         }
-        let created = self.ctx.send(EspoRequest::post(["Email"], Value::Object(email))).await.map_err(|e| {
+        let created = self.ctx.send_record(EspoRequest::post(["Email"], Value::Object(email))).await.map_err(|e| {
             if e.message.contains("Not allowed 'from' address") {
                 ToolError::invalid_field_value("Email", "from", &format!("EspoCRM does not let the API user send from {from}"))
                     .with_suggestion("Set ESPOCRM_EMAIL_FROM (or `from`) to one of the API user's own addresses, as shown by `espomcp check` / the user's profile in EspoCRM.")

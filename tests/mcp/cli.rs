@@ -148,6 +148,7 @@ fn help_names_every_variable() {
         "ESPOCRM_URL",
         "ESPOCRM_API_KEY",
         "ESPOCRM_TIMEOUT_SECS",
+        "ESPOCRM_MAX_RESPONSE_MIB",
         "SERVER_MAX_LIMIT",
         "SERVER_METADATA_TTL_SECS",
         "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",

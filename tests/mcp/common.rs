@@ -34,12 +34,13 @@ pub const TOOLS: [&str; 5] = [
 
 /// Every variable the binary reads (and those that locate its config file). They are removed
 /// from the child's environment so the developer's own settings never leak into a test.
-const CONFIG_VARIABLES: [&str; 31] = [
+const CONFIG_VARIABLES: [&str; 32] = [
     "ESPOCRM_URL",
     "ESPOCRM_API_KEY",
     "ESPOCRM_TIMEOUT_SECS",
     "ESPOCRM_TLS_VERIFY",
     "ESPOCRM_EMAIL_FROM",
+    "ESPOCRM_MAX_RESPONSE_MIB",
     "SERVER_MAX_LIMIT",
     "SERVER_METADATA_TTL_SECS",
     "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
