@@ -551,7 +551,7 @@ fn from_forbidden(reason: Option<&str>, body: &Value) -> ToolError {
         let foreign = body
             .pointer("/messageTranslation/data/foreignEntityType")
             .and_then(Value::as_str)
-            .unwrap_or("record");
+            .map_or("record".into(), |name| espomcp_actors::bounded(name, 100));
         return ToolError::new(
             ErrorCode::RecordNotFound,
             format!(

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use chrono::{Days, NaiveDate, NaiveTime, Utc};
+use espomcp_actors::{MAX_REASON_CHARS, Scrubber, Secret, bounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Map, Value, json};
@@ -568,6 +569,9 @@ struct Admin {
     http: reqwest::Client,
     base: Url,
     authorization: String,
+    /// Takes the administrator's password (as written, encoded, or inside the Basic pair) out
+    /// of what EspoCRM or a proxy says back, before it reaches an error message.
+    scrubber: Scrubber,
 }
 
 impl Admin {
@@ -591,6 +595,7 @@ impl Admin {
             http,
             base,
             authorization: base64::engine::general_purpose::STANDARD.encode(pair),
+            scrubber: Scrubber::for_secrets(&[Secret::new(options.admin_password.clone())]),
         })
     }
 
@@ -625,14 +630,14 @@ impl Admin {
         }
         let response = request.send().await.map_err(|e| SeedError::Connection {
             url: self.base.to_string(),
-            message: without_url(e),
+            message: self.scrubber.scrub(&without_url(e)).into_owned(),
         })?;
         let status = response.status();
         let reason = response
             .headers()
             .get("X-Status-Reason")
             .and_then(|v| v.to_str().ok())
-            .map(|r| format!(": {r}"))
+            .map(|r| format!(": {}", bounded(&self.scrubber.scrub(r), MAX_REASON_CHARS)))
             .unwrap_or_default();
         match status {
             s if s.is_success() => {}

@@ -326,3 +326,25 @@ async fn answers_of_the_wrong_shape_are_upstream_errors() {
         .await;
     inject(&sandbox, Vec::new());
 }
+
+/// §3 for `espomcp seed`: the administrator's password, echoed by upstream in a reason as
+/// written and inside the Basic pair, does not reach seed's error message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_never_shows_the_admin_password_echoed_by_upstream() {
+    let sandbox = crate::common::empty_sandbox().await;
+    let password = sandbox.admin_password.clone();
+    let basic = STANDARD.encode(format!("{}:{password}", sandbox.admin_user));
+    inject(
+        &sandbox,
+        vec![InjectedAnswer::new("GET Settings", 500, "").with_header(
+            "X-Status-Reason",
+            format!("login {password} failed (Authorization: Basic {basic})"),
+        )],
+    );
+    let run = crate::seed::run_seed(&sandbox, &[]).await;
+    assert_ne!(run.code, Some(0), "seed should fail: {}", run.stderr);
+    let shown = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert_hidden("seed's output", &shown, &[password.as_str()]);
+    assert!(!shown.contains(&basic[4..]), "{shown}");
+}
