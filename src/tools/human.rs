@@ -583,6 +583,7 @@ mod tests {
             lines
                 .iter()
                 .filter(|l| l.starts_with("In EspoCRM: "))
+                .copied()
                 .collect::<Vec<_>>(),
             ["In EspoCRM: https://crm.example.com/#Account/view/a1"]
         );
@@ -614,7 +615,7 @@ mod tests {
             .expect("a title");
         assert_eq!(
             title,
-            r#"Delete Account "Acme\n\nId: 000\nIn EspoCRM: http://evil.ex…""#
+            r#"Delete Account "Acme\n\nId: 000\nIn EspoCRM: http://evil…""#
         );
     }
 }

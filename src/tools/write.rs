@@ -39,6 +39,7 @@ use super::{ToolContext, input_schema, parse_args};
 use crate::error::{ErrorCode, ToolError};
 use crate::outbound;
 use crate::server::EspoMcp;
+use crate::validate::lists::{BoundedVec, MAX_IDS, MAX_RECIPIENTS, Recipients};
 use crate::validate::names;
 use crate::validate::write::{self, WriteMode};
 
@@ -109,9 +110,9 @@ pub struct LinkArgs {
     /// One record to link (or unlink). Give exactly one of foreignId and foreignIds.
     #[serde(default)]
     pub foreign_id: Option<String>,
-    /// Several records to link (or unlink).
+    /// Several records to link (or unlink): 1 to 100 ids.
     #[serde(default)]
-    pub foreign_ids: Option<Vec<String>>,
+    pub foreign_ids: Option<BoundedVec<String, MAX_IDS>>,
 }
 
 /// A note for a record's stream.
@@ -145,14 +146,16 @@ pub struct KanbanArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DraftEmailArgs {
-    /// Recipients' email addresses.
-    pub to: Vec<String>,
-    /// Copy recipients.
+    /// Recipients' email addresses: one (`"client@example.com"`), several in one string
+    /// separated by commas or semicolons, or a list. At most 100 recipients in `to`, `cc` and
+    /// `bcc` together.
+    pub to: Recipients,
+    /// Copy recipients, given like `to`.
     #[serde(default)]
-    pub cc: Option<Vec<String>>,
-    /// Blind-copy recipients.
+    pub cc: Option<Recipients>,
+    /// Blind-copy recipients, given like `to`.
     #[serde(default)]
-    pub bcc: Option<Vec<String>>,
+    pub bcc: Option<Recipients>,
     /// Subject (from the template when omitted and templateId is given).
     #[serde(default)]
     pub subject: Option<String>,
@@ -335,8 +338,8 @@ fn check_address(field: &str, address: &str) -> Result<String, ToolError> {
                 "`{field}` \"{}\" is not an email address",
                 crate::validate::error::excerpt(a)
             ),
-            "Give plain addresses such as name@example.com: no display names, no `;` or `,` \
-             separators (several recipients go in the list, one address per item).",
+            "Give plain addresses such as name@example.com, without display names; several \
+             recipients as a list or separated by commas.",
             false,
         )
         .with_details(json!({"entityType": "Email", "field": field})))
@@ -670,29 +673,33 @@ impl EspoMcp {
         let args: DraftEmailArgs = parse_args("draft_email", arguments)?;
         let schema = self.ctx.schema().await?;
         names::entity_type_for(&schema, "Email", Action::Create)?;
-        if args.to.is_empty() {
+        if args.to.addresses().is_empty() {
             return Err(ToolError::invalid_argument(
                 "to",
                 "needs at least one recipient",
             ));
         }
-        let to: Vec<String> = args
-            .to
-            .iter()
-            .map(|a| check_address("to", a))
-            .collect::<Result<_, _>>()?;
-        let cc: Vec<String> = args
-            .cc
-            .iter()
-            .flatten()
-            .map(|a| check_address("cc", a))
-            .collect::<Result<_, _>>()?;
-        let bcc: Vec<String> = args
-            .bcc
-            .iter()
-            .flatten()
-            .map(|a| check_address("bcc", a))
-            .collect::<Result<_, _>>()?;
+        let recipients =
+            |field: &str, given: Option<&Recipients>| -> Result<Vec<String>, ToolError> {
+                given
+                    .map(Recipients::addresses)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| check_address(field, a))
+                    .collect()
+            };
+        let to = recipients("to", Some(&args.to))?;
+        let cc = recipients("cc", args.cc.as_ref())?;
+        let bcc = recipients("bcc", args.bcc.as_ref())?;
+        let count = to.len() + cc.len() + bcc.len();
+        if count > MAX_RECIPIENTS {
+            return Err(ToolError::invalid_argument(
+                "to",
+                &format!(
+                    "with cc and bcc holds {count} recipients; at most {MAX_RECIPIENTS} are allowed in all"
+                ),
+            ));
+        }
         let from = match args.from.as_deref().or(self.ctx.email_from.as_deref()) {
             Some(f) => check_address("from", f)?,
             None => schema
@@ -823,7 +830,7 @@ impl EspoMcp {
             // The linked type is left out by SERVER_ENTITY_TYPES: refused as that type.
             names::entity_type(&schema, foreign)?;
         }
-        let foreign_ids: Vec<String> = match (&args.foreign_id, &args.foreign_ids) {
+        let foreign_ids: Vec<String> = match (&args.foreign_id, args.foreign_ids.as_deref()) {
             (Some(one), None) => vec![names::id(one)?.to_owned()],
             (None, Some(many)) if !many.is_empty() => many
                 .iter()
