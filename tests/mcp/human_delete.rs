@@ -47,6 +47,9 @@ struct Person {
     reply: Reply,
     /// The messages shown to the person, in order.
     asked: Arc<Mutex<Vec<String>>>,
+    /// A record someone else renames in EspoCRM while the person is being asked: the sandbox's
+    /// URL, an API key, the Account's id.
+    renamed_meanwhile: Option<(String, String, String)>,
 }
 
 impl Person {
@@ -55,6 +58,7 @@ impl Person {
             era,
             reply,
             asked: Arc::default(),
+            renamed_meanwhile: None,
         }
     }
 
@@ -91,6 +95,17 @@ impl ClientHandler for Person {
             "{schema}"
         );
         self.asked.lock().unwrap().push(message);
+        if let Some((url, key, id)) = &self.renamed_meanwhile {
+            let status = reqwest::Client::new()
+                .put(format!("{url}/api/v1/Account/{id}"))
+                .header("X-Api-Key", key)
+                .json(&json!({"name": "Renamed While Asked"}))
+                .send()
+                .await
+                .expect("the sandbox answers")
+                .status();
+            assert!(status.is_success(), "{status}");
+        }
         Ok(match self.reply {
             Reply::Yes => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true}))
@@ -786,6 +801,38 @@ async fn a_record_changed_after_its_preview_is_not_deleted_on_the_handshake() {
         &id,
     );
     assert_eq!(deletes(&sandbox), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_while_the_person_is_asked_is_not_deleted_on_the_handshake() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Renamed Meanwhile AG").await;
+    let mut person = Person::new(Era::Legacy, Reply::Yes);
+    person.renamed_meanwhile = Some((
+        sandbox.url.clone(),
+        sandbox.agent_api_key.clone(),
+        id.clone(),
+    ));
+    let server = start(&sandbox, person, &[]).await;
+    server.preview(&id).await;
+
+    let error = error_of(&server.delete("Account", &id, true).await, "changed");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["reason"], "changed", "{error:?}");
+    let questions = server.person.questions();
+    assert_eq!(questions.len(), 1, "the person was asked: {questions:?}");
+    assert_shows_the_record(&questions[0], "Humantest Renamed Meanwhile AG", &id);
+    assert_eq!(
+        sandbox.record("Account", &id).map(|r| r["name"].clone()),
+        Some(json!("Renamed While Asked"))
+    );
+    assert_eq!(deletes(&sandbox), 0);
+    // The yes was about the record as it was: it is used up with its preview.
+    let error = error_of(&server.delete("Account", &id, true).await, "again");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(server.person.questions().len(), 1);
+    assert_eq!(deletes(&sandbox), 0);
     server.stop().await;
 }
 
