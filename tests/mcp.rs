@@ -10,6 +10,7 @@
 //!   handshake, an input-required round with a sealed requestState on 2026-07-28).
 //! - `power_tools`: get_many, global_search, aggregate (progress, cancellation, ceiling,
 //!   currencies), upcoming_activities and whoami, checked against the data.
+//! - `lists`: every list argument's cap (schema and refusal), draft_email's recipient forms.
 //! - `limits`: requests in flight, requests per second, bounded retries (the acceptance tests).
 //! - `metadata`: one metadata fetch per miss, and its TTL.
 //! - `logs`: stdout is protocol only; logs never carry the API key; exit when stdin closes.
@@ -57,6 +58,8 @@ mod human_delete;
 mod install;
 #[path = "mcp/limits.rs"]
 mod limits;
+#[path = "mcp/lists.rs"]
+mod lists;
 #[path = "mcp/live.rs"]
 mod live;
 #[path = "mcp/logs.rs"]

@@ -13,6 +13,13 @@
 //! confirmation that must first ask a person (human mode, 2026-07-28) checks that there is
 //! something to confirm before asking, and claims only once the answer is in.
 //!
+//! A preview is bound to what it showed: the record's [`RecordState`] (its `modifiedAt`,
+//! `versionNumber` and shown fields) is kept with it and handed back to whoever claims it, who
+//! reads the record again and deletes only if nothing changed. Each registration has its own
+//! token, so a person's answer given about one preview (sealed with its token) can only claim
+//! that registration, never a later one; and a preview the person refused is forgotten at once
+//! ([`DeleteConfirmations::refuse`]), so nothing can give it back.
+//!
 //! Memory is bounded twice over: a periodic sweep forgets previews some time after they expired,
 //! and at most `capacity` previews are held; registering one more evicts the oldest. Losing a
 //! preview is always safe: the agent is told to preview again, never allowed to delete without.
@@ -54,25 +61,58 @@ pub struct PendingDelete {
     pub expires_at: Instant,
 }
 
+/// What a preview saw of the record. A confirmation reads the record again and compares: a
+/// record that changed since it was shown is not deleted on the strength of the old preview.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordState {
+    /// `modifiedAt`, as EspoCRM wrote it (to the second).
+    pub modified_at: Option<String>,
+    /// `versionNumber`, on EspoCRM versions and entity types that keep one.
+    pub version_number: Option<String>,
+    /// The fields the preview showed, as the tool encodes them: a change made within the same
+    /// second as the preview leaves `modifiedAt` as it was, but shows here.
+    pub shown: String,
+}
+
+/// A registered preview as a claim or a status check finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldPreview {
+    /// The registration's token ([`PendingDelete::token`]).
+    pub token: u64,
+    /// The record as the preview showed it.
+    pub state: RecordState,
+}
+
 /// The answer to a claim. Exhaustive on purpose: a new answer must make the tool decide what it
 /// means for a delete, not fall into a wildcard arm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// The preview was pending and is now used: go ahead and delete, once.
-    Claimed,
+    /// The preview was pending and is now used: go ahead and delete, once, if the record is
+    /// still as the preview showed it.
+    Claimed(HeldPreview),
     /// No preview of this record by this owner is waiting: none was registered, it was already
     /// claimed (a second or concurrent confirmation), or it was forgotten or evicted. Preview first.
     NotPending,
     /// There was a preview, but its time ran out. It is forgotten now; preview again.
     Expired,
+    /// The claim named a registration (by its token) that is no longer the current one: the
+    /// record was previewed again since. Nothing was claimed.
+    Superseded,
+}
+
+impl ClaimOutcome {
+    /// Whether the claim succeeded.
+    pub fn is_claimed(&self) -> bool {
+        matches!(self, Self::Claimed(_))
+    }
 }
 
 /// Whether a preview could be claimed now, as seen by [`DeleteConfirmations::status`], which
 /// changes nothing. Exhaustive for the same reason as [`ClaimOutcome`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PreviewStatus {
     /// A claim now would succeed.
-    Pending,
+    Pending(HeldPreview),
     /// No claimable preview: none registered, already claimed, forgotten or evicted.
     NotPending,
     /// There is a preview, but its time has run out.
@@ -119,17 +159,19 @@ impl DeleteConfirmations {
     ///
     /// `owner` is whoever may confirm: the MCP session, or one fixed string over stdio, where
     /// there is a single client. `entity_type` is compared exactly; the tool normalises it first.
+    /// `state` is the record as the preview shows it; a claim hands it back.
     pub async fn register(
         &self,
         entity_type: &str,
         id: &str,
         owner: &str,
+        state: RecordState,
     ) -> Result<PendingDelete, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
         let outcome = self
             .actor
             .call(
-                |reply| ConfirmationsMsg::Register(key, reply),
+                |reply| ConfirmationsMsg::Register(key, state, reply),
                 Some(REPLY_TIMEOUT),
             )
             .await;
@@ -144,11 +186,54 @@ impl DeleteConfirmations {
         id: &str,
         owner: &str,
     ) -> Result<ClaimOutcome, UpstreamError> {
+        self.claim_registration(entity_type, id, owner, None).await
+    }
+
+    /// Like [`claim`](Self::claim), but only the registration `token` names: after the record
+    /// was previewed again, a confirmation made for the earlier preview is told `Superseded`.
+    pub async fn claim_token(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+        token: u64,
+    ) -> Result<ClaimOutcome, UpstreamError> {
+        self.claim_registration(entity_type, id, owner, Some(token))
+            .await
+    }
+
+    async fn claim_registration(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+        token: Option<u64>,
+    ) -> Result<ClaimOutcome, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
         let outcome = self
             .actor
             .call(
-                |reply| ConfirmationsMsg::Claim(key, reply),
+                |reply| ConfirmationsMsg::Claim(key, token, reply),
+                Some(REPLY_TIMEOUT),
+            )
+            .await;
+        flatten(outcome)
+    }
+
+    /// Forgets `owner`'s preview of (`entity_type`, `id`), claimed or not, because the person
+    /// refused the delete or the record changed since it was shown: no release gives it back,
+    /// and no answer about it can claim a later one. Answers whether there was one.
+    pub async fn refuse(
+        &self,
+        entity_type: &str,
+        id: &str,
+        owner: &str,
+    ) -> Result<bool, UpstreamError> {
+        let key = PreviewKey::new(entity_type, id, owner);
+        let outcome = self
+            .actor
+            .call(
+                |reply| ConfirmationsMsg::Refuse(key, reply),
                 Some(REPLY_TIMEOUT),
             )
             .await;
@@ -252,10 +337,12 @@ pub(crate) struct ConfirmationsArgs {
 }
 
 pub(crate) enum ConfirmationsMsg {
-    Register(PreviewKey, RpcReplyPort<PendingDelete>),
-    Claim(PreviewKey, RpcReplyPort<ClaimOutcome>),
+    Register(PreviewKey, RecordState, RpcReplyPort<PendingDelete>),
+    /// With a token, only that registration may be claimed.
+    Claim(PreviewKey, Option<u64>, RpcReplyPort<ClaimOutcome>),
     Status(PreviewKey, RpcReplyPort<PreviewStatus>),
     Release(PreviewKey, RpcReplyPort<bool>),
+    Refuse(PreviewKey, RpcReplyPort<bool>),
     PendingCount(RpcReplyPort<usize>),
     /// From the sweep timer: forget previews that expired long enough ago.
     Sweep,
@@ -273,6 +360,8 @@ pub(crate) struct ConfirmationsState {
 
 struct Preview {
     token: u64,
+    /// The record as the preview showed it; handed to the claimer, who compares.
+    state: RecordState,
     expires_at: Instant,
     /// Set by a claim, cleared by a release. A claimed preview is kept until it is forgotten, only
     /// so that a release can give it back with its original expiry.
@@ -317,16 +406,24 @@ impl Actor for ConfirmationsActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = Instant::now();
         match message {
-            ConfirmationsMsg::Register(key, reply) => {
-                let pending = state.register(key, now);
+            ConfirmationsMsg::Register(key, record, reply) => {
+                let pending = state.register(key, record, now);
                 let _ = reply.send(pending);
             }
-            ConfirmationsMsg::Claim(key, reply) => {
-                let outcome = state.claim(&key, now);
-                if reply.send(outcome).is_err() && outcome == ClaimOutcome::Claimed {
+            ConfirmationsMsg::Claim(key, token, reply) => {
+                let outcome = state.claim(&key, token, now);
+                let claimed = outcome.is_claimed();
+                if reply.send(outcome).is_err() && claimed {
                     // The caller gave up waiting and will not delete: the claim was never used.
                     state.release(&key, now);
                 }
+            }
+            ConfirmationsMsg::Refuse(key, reply) => {
+                let forgotten = state.previews.remove(&key).is_some();
+                if forgotten {
+                    tracing::debug!(entity_type = %key.entity_type, id = %key.id, "delete preview refused");
+                }
+                let _ = reply.send(forgotten);
             }
             ConfirmationsMsg::Status(key, reply) => {
                 let _ = reply.send(state.status(&key, now));
@@ -349,7 +446,7 @@ impl Actor for ConfirmationsActor {
 }
 
 impl ConfirmationsState {
-    fn register(&mut self, key: PreviewKey, now: Instant) -> PendingDelete {
+    fn register(&mut self, key: PreviewKey, record: RecordState, now: Instant) -> PendingDelete {
         if !self.previews.contains_key(&key) && self.previews.len() >= self.capacity {
             self.sweep(now);
             if self.previews.len() >= self.capacity {
@@ -369,6 +466,7 @@ impl ConfirmationsState {
             key,
             Preview {
                 token,
+                state: record,
                 expires_at,
                 claimed: false,
             },
@@ -380,10 +478,13 @@ impl ConfirmationsState {
         }
     }
 
-    fn claim(&mut self, key: &PreviewKey, now: Instant) -> ClaimOutcome {
+    fn claim(&mut self, key: &PreviewKey, token: Option<u64>, now: Instant) -> ClaimOutcome {
         let Some(preview) = self.previews.get_mut(key) else {
             return ClaimOutcome::NotPending;
         };
+        if token.is_some_and(|token| token != preview.token) {
+            return ClaimOutcome::Superseded;
+        }
         if preview.claimed {
             return ClaimOutcome::NotPending;
         }
@@ -398,7 +499,10 @@ impl ConfirmationsState {
             token = preview.token,
             "delete preview claimed"
         );
-        ClaimOutcome::Claimed
+        ClaimOutcome::Claimed(HeldPreview {
+            token: preview.token,
+            state: preview.state.clone(),
+        })
     }
 
     fn status(&self, key: &PreviewKey, now: Instant) -> PreviewStatus {
@@ -406,7 +510,10 @@ impl ConfirmationsState {
             None => PreviewStatus::NotPending,
             Some(preview) if preview.claimed => PreviewStatus::NotPending,
             Some(preview) if now >= preview.expires_at => PreviewStatus::Expired,
-            Some(_) => PreviewStatus::Pending,
+            Some(preview) => PreviewStatus::Pending(HeldPreview {
+                token: preview.token,
+                state: preview.state.clone(),
+            }),
         }
     }
 

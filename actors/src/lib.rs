@@ -45,7 +45,9 @@ mod schema;
 mod secret;
 mod wire;
 
-pub use deletes::{ClaimOutcome, DeleteConfirmations, PendingDelete, PreviewStatus};
+pub use deletes::{
+    ClaimOutcome, DeleteConfirmations, HeldPreview, PendingDelete, PreviewStatus, RecordState,
+};
 pub use endpoint::{build_url, normalize_base_url};
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{

@@ -4,16 +4,25 @@
 //! The two-step flow stays as it is: `confirm: false` previews the record and registers the
 //! preview; `confirm: true` may delete only after claiming that preview. In human mode the
 //! confirmation also needs the person's yes, asked with a form elicitation that shows the
-//! record (type, name, id, how many records hang on it) and has one box to tick, `confirm`:
+//! record (type, name, id, how many records hang on it) and has one box to tick, `confirm`.
+//! What espomcp knows (type, id, link, counts) comes first, each on its own line; what the
+//! record says (its name, which the agent may have written) comes after, on a labelled line of
+//! its own, in quotes, with line breaks, control and invisible characters shown as escapes and
+//! cut to [`NAME_CHARS`] characters ([`quoted`]), so a name cannot pose as the lines above it.
 //!
 //! - On the `initialize` handshake (up to 2025-11-25) the server asks during the call
 //!   (`elicitation/create`), if the client declared form elicitation.
 //! - On 2026-07-28, where a server may not send requests, the first `confirm: true` answers an
 //!   input-required result: the elicitation, and a `requestState` sealed here with an HMAC (a
-//!   key drawn at random when the process starts), an expiry (the delete confirmation TTL) and,
-//!   as associated data, the caller, the entity type and the id. The client asks the person
-//!   and calls again with the answer and the state; the state is opened (a changed, expired,
-//!   foreign or other-record state is refused) before the preview is claimed.
+//!   key drawn at random when the process starts), an expiry (the delete confirmation TTL),
+//!   the preview's registration token and, as associated data, the caller, the entity type and
+//!   the id. The client asks the person and calls again with the answer and the state; the
+//!   state is opened (a changed, expired, foreign or other-record state is refused) before the
+//!   preview is claimed, and only the registration it was made for can be claimed with it.
+//!
+//! Either way the record is read again right before the DELETE: if it changed since the
+//! preview (its `modifiedAt`, `versionNumber` or shown fields), nothing is deleted, the preview
+//! is used up, and the answer is DELETE_NOT_CONFIRMED with `details.reason: "changed"`.
 //!
 //! Only an `accept` whose `confirm` is `true` deletes. A decline, a cancel, or an accept without
 //! the tick deletes nothing and uses the preview up (to ask again, preview again); so does no
@@ -38,6 +47,12 @@ pub const INPUT_KEY: &str = "confirmDelete";
 
 /// The form's one field: the box the person ticks to delete.
 pub const CONFIRM_FIELD: &str = "confirm";
+
+/// How much of a record's name the person is shown, in characters (escapes included).
+pub const NAME_CHARS: usize = 80;
+
+/// The same in the checkbox's title, which clients show in a narrow space.
+const TITLE_NAME_CHARS: usize = 40;
 
 /// Bytes of the per-process sealing key (the codec's minimum).
 const KEY_LENGTH: usize = RequestStateCodec::MIN_KEY_LENGTH;
@@ -75,6 +90,9 @@ impl fmt::Debug for HumanConfirmation {
 struct SealedConfirmation {
     entity_type: String,
     id: String,
+    /// The registration of the preview the person is asked about: the answer may claim that
+    /// one only, never a preview made later.
+    preview: u64,
 }
 
 /// Why a `requestState` was refused.
@@ -119,11 +137,13 @@ impl HumanConfirmation {
         self.ttl
     }
 
-    /// The `requestState` of a confirmation of (`entity_type`, `id`) asked by `caller`.
-    pub fn seal(&self, caller: &str, entity_type: &str, id: &str) -> String {
+    /// The `requestState` of a confirmation of (`entity_type`, `id`) asked by `caller`, about
+    /// the preview registered with token `preview`.
+    pub fn seal(&self, caller: &str, entity_type: &str, id: &str, preview: u64) -> String {
         let payload = SealedConfirmation {
             entity_type: entity_type.to_owned(),
             id: id.to_owned(),
+            preview,
         };
         let associated = associated_data(caller, entity_type, id);
         let options = SealOptions::new()
@@ -137,20 +157,23 @@ impl HumanConfirmation {
     }
 
     /// Checks a `requestState` sent back for a confirmation of (`entity_type`, `id`) by
-    /// `caller`: it must be one this process sealed for exactly them, within the TTL.
+    /// `caller`: it must be one this process sealed for exactly them, within the TTL. Answers
+    /// the token of the preview it was made for.
     pub fn open(
         &self,
         state: &str,
         caller: &str,
         entity_type: &str,
         id: &str,
-    ) -> Result<(), StateRefused> {
+    ) -> Result<u64, StateRefused> {
         let associated = associated_data(caller, entity_type, id);
         match self
             .codec
             .open_json_with::<SealedConfirmation>(state, &associated)
         {
-            Ok(sealed) if sealed.entity_type == entity_type && sealed.id == id => Ok(()),
+            Ok(sealed) if sealed.entity_type == entity_type && sealed.id == id => {
+                Ok(sealed.preview)
+            }
             Ok(_) => Err(StateRefused::Invalid),
             Err(RequestStateError::Expired) => Err(StateRefused::Expired),
             Err(_) => Err(StateRefused::Invalid),
@@ -183,23 +206,91 @@ pub struct RecordSummary<'a> {
     pub url: &'a str,
 }
 
-/// The question, in words: the record and what deleting it means.
+/// The label of the line that shows the record's own name, after the facts espomcp vouches for.
+pub const NAME_LABEL: &str = "Name, as written in the record";
+
+/// Text that came from a record (which the agent may have written), made fit to show the person
+/// among espomcp's own lines: in double quotes, on one line, at most `max_chars` characters
+/// between the quotes (then `…`). Line breaks, tabs, quotes and backslashes are shown as `\n`,
+/// `\r`, `\t`, `\"` and `\\`; every other control character and every invisible or
+/// direction-changing one (Unicode line and paragraph separators, bidi embeddings, overrides
+/// and isolates, zero-width spaces and joiners, the byte order mark, tag characters) as
+/// `\u{…}`. An escape is never cut in half.
+pub fn quoted(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4) + 2);
+    out.push('"');
+    let mut shown = 0;
+    for c in text.chars() {
+        let piece = match c {
+            '"' => "\\\"".to_owned(),
+            '\\' => "\\\\".to_owned(),
+            '\n' => "\\n".to_owned(),
+            '\r' => "\\r".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c if is_hidden(c) => format!("\\u{{{:x}}}", u32::from(c)),
+            c => c.to_string(),
+        };
+        let width = piece.chars().count();
+        if shown + width > max_chars {
+            out.push('…');
+            break;
+        }
+        out.push_str(&piece);
+        shown += width;
+    }
+    out.push('"');
+    out
+}
+
+/// Characters that break a line, cannot be seen, or change the direction of what follows.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// The question, in words: the record and what deleting it means. espomcp's own facts first,
+/// one per line; the record's name last, labelled and quoted (see [`quoted`]).
 pub fn message(record: &RecordSummary<'_>) -> String {
-    let name = record.name.unwrap_or("(no name)");
     let mut text = format!(
-        "Delete this {}?\n\nName: {name}\nType: {}\nId: {}\nIn EspoCRM: {}\n",
+        "Delete this {}?\n\nType: {}\nId: {}\nIn EspoCRM: {}\n",
         record.entity_type, record.entity_type, record.id, record.url
     );
     let related: Vec<String> = record
         .related
         .iter()
-        .map(|(link, count)| format!("{link}: {count}"))
+        .map(|(link, count)| format!("{}: {count}", quoted_link(link)))
         .collect();
     if related.is_empty() {
         text.push_str("Related records: none counted\n");
     } else {
         text.push_str(&format!("Related records: {}\n", related.join(", ")));
     }
+    let name = record
+        .name
+        .map_or_else(|| "(none)".to_owned(), |name| quoted(name, NAME_CHARS));
+    text.push_str(&format!("\n{NAME_LABEL}: {name}\n"));
     text.push_str(
         "\nAn AI agent asks to delete it. EspoCRM marks deleted records as deleted; an \
          administrator can restore them. Tick confirm and accept to delete; decline to keep it.",
@@ -207,13 +298,26 @@ pub fn message(record: &RecordSummary<'_>) -> String {
     text
 }
 
+/// Link names come from EspoCRM's metadata, not from records, and are plain identifiers; one
+/// that is not is shown quoted all the same.
+fn quoted_link(link: &str) -> std::borrow::Cow<'_, str> {
+    if !link.is_empty() && link.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        link.into()
+    } else {
+        quoted(link, TITLE_NAME_CHARS).into()
+    }
+}
+
 /// The form: one required box, `confirm`.
 pub fn form(record: &RecordSummary<'_>) -> ElicitRequestParams {
-    let title = format!(
-        "Delete {} {}",
-        record.entity_type,
-        record.name.unwrap_or(record.id)
-    );
+    let title = match record.name {
+        Some(name) => format!(
+            "Delete {} {}",
+            record.entity_type,
+            quoted(name, TITLE_NAME_CHARS)
+        ),
+        None => format!("Delete {} {}", record.entity_type, record.id),
+    };
     let requested_schema = ElicitationSchema::builder()
         .required_bool_with(CONFIRM_FIELD, |b| {
             b.title(title)
@@ -284,8 +388,8 @@ mod tests {
     #[test]
     fn should_open_a_state_only_for_its_own_caller_type_and_id() {
         let human = confirmation(Duration::from_secs(60));
-        let state = human.seal("stdio", "Account", "a1");
-        assert_eq!(human.open(&state, "stdio", "Account", "a1"), Ok(()));
+        let state = human.seal("stdio", "Account", "a1", 7);
+        assert_eq!(human.open(&state, "stdio", "Account", "a1"), Ok(7));
         assert_eq!(
             human.open(&state, "stdio", "Account", "a2"),
             Err(StateRefused::Invalid)
@@ -303,7 +407,7 @@ mod tests {
     #[test]
     fn should_refuse_a_changed_state_and_one_from_another_process() {
         let human = confirmation(Duration::from_secs(60));
-        let state = human.seal("stdio", "Account", "a1");
+        let state = human.seal("stdio", "Account", "a1", 7);
         let mut changed = state.clone().into_bytes();
         let middle = changed.len() / 2;
         changed[middle] = if changed[middle] == b'A' { b'B' } else { b'A' };
@@ -329,7 +433,7 @@ mod tests {
     #[test]
     fn should_refuse_an_expired_state() {
         let human = confirmation(Duration::ZERO);
-        let state = human.seal("stdio", "Account", "a1");
+        let state = human.seal("stdio", "Account", "a1", 7);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
             human.open(&state, "stdio", "Account", "a1"),
@@ -407,7 +511,7 @@ mod tests {
         };
         for part in [
             "Delete this Account?",
-            "Name: Acme",
+            "Name, as written in the record: \"Acme\"",
             "Id: a1",
             "contacts: 3, opportunities: 1",
             "https://crm.example.com/#Account/view/a1",
@@ -418,8 +522,100 @@ mod tests {
         assert_eq!(schema["properties"]["confirm"]["type"], "boolean");
         assert_eq!(
             schema["properties"]["confirm"]["title"],
-            "Delete Account Acme"
+            "Delete Account \"Acme\""
         );
         assert_eq!(schema["required"], json!(["confirm"]));
+    }
+
+    #[test]
+    fn should_show_record_text_on_one_quoted_line() {
+        assert_eq!(quoted("Acme", 80), "\"Acme\"");
+        assert_eq!(
+            quoted("Acme\n\nId: 000\r\tx", 80),
+            r#""Acme\n\nId: 000\r\tx""#
+        );
+        assert_eq!(quoted(r#"say "yes" \ no"#, 80), r#""say \"yes\" \\ no""#);
+        for hidden in [
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{FEFF}',
+            '\u{0085}',
+            '\u{001B}',
+            '\u{000B}',
+            '\u{E0041}',
+        ] {
+            let shown = quoted(&format!("a{hidden}b"), 80);
+            assert_eq!(shown, format!("\"a\\u{{{:x}}}b\"", u32::from(hidden)));
+            assert_eq!(shown.lines().count(), 1);
+        }
+        // Letters of any script stay as they are.
+        assert_eq!(quoted("Müller & Søn – 東京", 80), "\"Müller & Søn – 東京\"");
+        // Cut to the bound, never inside an escape.
+        let long = "x".repeat(200);
+        assert_eq!(quoted(&long, 80), format!("\"{}…\"", "x".repeat(80)));
+        let breaks = format!("{}\n\n", "x".repeat(79));
+        assert_eq!(quoted(&breaks, 80), format!("\"{}…\"", "x".repeat(79)));
+    }
+
+    #[test]
+    fn should_keep_a_forged_name_from_posing_as_the_facts() {
+        let related = json!({"contacts": 3});
+        let forged = "Acme\n\nId: 000\nIn EspoCRM: http://evil.example/\nRelated records: none\n\nThis empty duplicate is safe to delete. Tick confirm and accept.";
+        let record = RecordSummary {
+            entity_type: "Account",
+            id: "a1",
+            name: Some(forged),
+            related: related.as_object().expect("an object"),
+            url: "https://crm.example.com/#Account/view/a1",
+        };
+        let text = message(&record);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("Id: ")).count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with("In EspoCRM: "))
+                .copied()
+                .collect::<Vec<_>>(),
+            ["In EspoCRM: https://crm.example.com/#Account/view/a1"]
+        );
+        let name_line = lines
+            .iter()
+            .find(|l| l.starts_with(NAME_LABEL))
+            .expect("the name's line");
+        assert!(
+            name_line
+                .starts_with(r#"Name, as written in the record: "Acme\n\nId: 000\nIn EspoCRM: "#),
+            "{name_line}"
+        );
+        assert!(name_line.ends_with("…\""), "{name_line}");
+        // The name comes after every fact espomcp vouches for.
+        let name_at = lines.iter().position(|l| l.starts_with(NAME_LABEL));
+        let related_at = lines
+            .iter()
+            .position(|l| l.starts_with("Related records: "));
+        assert!(name_at > related_at, "{text}");
+        let ElicitRequestParams::FormElicitationParams {
+            requested_schema, ..
+        } = form(&record)
+        else {
+            panic!("a form");
+        };
+        let schema = serde_json::to_value(&requested_schema).expect("serialises");
+        let title = schema["properties"]["confirm"]["title"]
+            .as_str()
+            .expect("a title");
+        assert_eq!(
+            title,
+            r#"Delete Account "Acme\n\nId: 000\nIn EspoCRM: http://evil…""#
+        );
     }
 }

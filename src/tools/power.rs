@@ -24,14 +24,15 @@ use crate::error::ToolError;
 use crate::espo::attributes::AttributeKind;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
+use crate::validate::lists::{BoundedVec, MAX_ENTITY_TYPES, MAX_SELECT, MAX_WHERE};
 use crate::validate::names;
 use crate::validate::where_clause::{self, Where, WhereCondition};
 
 /// The most ids one `get_many` call takes.
-pub const MAX_IDS: usize = 100;
+pub use crate::validate::lists::MAX_IDS;
 
 /// The most metrics one `aggregate` call computes.
-pub const MAX_METRICS: usize = 20;
+pub use crate::validate::lists::MAX_METRICS;
 
 /// The longest `global_search` text.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -53,10 +54,10 @@ pub struct GetManyArgs {
     /// The entity type, e.g. `Contact`.
     pub entity_type: String,
     /// The record ids (1 to 100), as `search` returns them.
-    pub ids: Vec<String>,
-    /// Only these fields (plus `id`).
+    pub ids: BoundedVec<String, MAX_IDS>,
+    /// Only these fields (plus `id`); at most 100.
     #[serde(default)]
-    pub select: Option<Vec<String>>,
+    pub select: Option<BoundedVec<String, MAX_SELECT>>,
 }
 
 /// Records found by id, and the ids that were not.
@@ -75,9 +76,9 @@ pub struct ManyRecords {
 pub struct GlobalSearchArgs {
     /// The text: records whose name (or a word of it) starts with it, e.g. `acme`.
     pub query: String,
-    /// Only hits of these entity types, e.g. `["Account", "Contact"]`.
+    /// Only hits of these entity types, e.g. `["Account", "Contact"]`; at most 100.
     #[serde(default)]
-    pub entity_types: Option<Vec<String>>,
+    pub entity_types: Option<BoundedVec<String, MAX_ENTITY_TYPES>>,
     /// Hits to return: 20 when omitted, at most the server's limit (SERVER_MAX_LIMIT).
     #[serde(default)]
     pub limit: Option<u32>,
@@ -152,14 +153,14 @@ pub enum DateBucket {
 pub struct AggregateArgs {
     /// The entity type, e.g. `Opportunity`.
     pub entity_type: String,
-    /// Conditions, as for `search`: only matching records are aggregated.
+    /// Conditions, as for `search`: only matching records are aggregated. At most 50.
     #[serde(default, rename = "where")]
-    pub where_: Option<Vec<WhereCondition>>,
+    pub where_: Option<BoundedVec<WhereCondition, MAX_WHERE>>,
     /// The field to group by, e.g. `stage`, `assignedUserId`, or a date field with `dateBucket`.
     #[serde(default)]
     pub group_by: Option<String>,
-    /// What to compute: `[{"op": "count"}, {"op": "sum", "field": "amount"}]`.
-    pub metrics: Vec<Metric>,
+    /// What to compute: `[{"op": "count"}, {"op": "sum", "field": "amount"}]`; 1 to 20 metrics.
+    pub metrics: BoundedVec<Metric, MAX_METRICS>,
     /// Group the `groupBy` date or date-time field by `day`, `week` (ISO, `2024-W09`), `month`
     /// (`2024-03`), `quarter` (`2024-Q1`) or `year` (`2024`); date-times by their UTC date.
     #[serde(default)]
@@ -711,7 +712,7 @@ impl EspoMcp {
             ));
         }
         let mut ids: Vec<String> = Vec::new();
-        for id in &args.ids {
+        for id in args.ids.iter() {
             let id = names::id(id)?;
             if !ids.iter().any(|i| i == id) {
                 ids.push(id.to_owned());

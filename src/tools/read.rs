@@ -19,6 +19,7 @@ use crate::error::ToolError;
 use crate::espo::answer::ListPage;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
+use crate::validate::lists::{BoundedVec, MAX_SELECT, MAX_WHERE};
 use crate::validate::names;
 use crate::validate::where_clause::{self, WhereCondition};
 
@@ -51,9 +52,10 @@ pub struct SearchArgs {
     pub entity_type: String,
     /// Conditions, all of which must hold: `[{"field": "stage", "type": "equals", "value":
     /// "Proposal"}]`. Group alternatives with `{"type": "or", "value": [conditions]}`.
-    /// Call `get_schema` first: fields and operators are checked against it.
+    /// Call `get_schema` first: fields and operators are checked against it. At most 50
+    /// conditions, groups and their members included.
     #[serde(default, rename = "where")]
-    pub where_: Option<Vec<WhereCondition>>,
+    pub where_: Option<BoundedVec<WhereCondition, MAX_WHERE>>,
     /// Field to sort by, e.g. `createdAt`, `name`, `amount`.
     #[serde(default)]
     pub order_by: Option<String>,
@@ -66,9 +68,10 @@ pub struct SearchArgs {
     /// Records to skip, for paging.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Only these fields (plus `id` and a few EspoCRM always adds); keeps answers small.
+    /// Only these fields (plus `id` and a few EspoCRM always adds); keeps answers small. At
+    /// most 100.
     #[serde(default)]
-    pub select: Option<Vec<String>>,
+    pub select: Option<BoundedVec<String, MAX_SELECT>>,
     /// Quick text search over the entity type's main text fields (name, email address, …).
     #[serde(default)]
     pub text_filter: Option<String>,
@@ -82,9 +85,9 @@ pub struct GetArgs {
     pub entity_type: String,
     /// The record's id (17 characters, as `search` returns it).
     pub id: String,
-    /// Only these fields (plus `id`).
+    /// Only these fields (plus `id`); at most 100.
     #[serde(default)]
-    pub select: Option<Vec<String>>,
+    pub select: Option<BoundedVec<String, MAX_SELECT>>,
 }
 
 /// Records linked to one record.
@@ -103,12 +106,12 @@ pub struct GetRelatedArgs {
     /// Records to skip, for paging.
     #[serde(default)]
     pub offset: Option<u32>,
-    /// Only these fields of the linked records.
+    /// Only these fields of the linked records; at most 100.
     #[serde(default)]
-    pub select: Option<Vec<String>>,
-    /// Conditions on the linked records, as for `search`.
+    pub select: Option<BoundedVec<String, MAX_SELECT>>,
+    /// Conditions on the linked records, as for `search`; at most 50.
     #[serde(default, rename = "where")]
-    pub where_: Option<Vec<WhereCondition>>,
+    pub where_: Option<BoundedVec<WhereCondition, MAX_WHERE>>,
 }
 
 /// An entity type the API user can read.

@@ -9,9 +9,11 @@
 //!   mail accounts, and Case status changes EspoCRM would mail to portal users are
 //!   `SEND_BLOCKED` before any request; notes are posted internal. These early checks are the
 //!   outbound policy's own functions, which `ToolContext::send` applies again to every write.
-//! - No delete without a claimed preview of that same record: `delete` with `confirm: false`
-//!   registers a preview with the DeleteConfirmations actor; `confirm: true` deletes only after
-//!   claiming it (once; concurrent confirmations delete once). In human mode
+//! - No delete without a claimed preview of that same record, as it was shown: `delete` with
+//!   `confirm: false` registers a preview with the DeleteConfirmations actor, with the record's
+//!   state (`modifiedAt`, `versionNumber`, the shown fields); `confirm: true` deletes only after
+//!   claiming it (once; concurrent confirmations delete once) and reading the record again: if
+//!   it changed since, nothing is deleted (DELETE_NOT_CONFIRMED, reason `changed`). In human mode
 //!   (`SERVER_DELETE_CONFIRMATION=human`, `human.rs`) the person must also say yes, asked
 //!   through the client; the preview is claimed all the same, before the DELETE.
 //! - Data is checked against the schema before any request, reporting every problem at once
@@ -20,7 +22,8 @@
 use std::time::Duration;
 
 use espomcp_actors::{
-    Action, ClaimOutcome, EntityType, EspoRequest, LinkType, Method, PreviewStatus, Schema,
+    Action, ClaimOutcome, EntityType, EspoRequest, HeldPreview, LinkType, Method, PreviewStatus,
+    RecordState, Schema,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
@@ -36,6 +39,7 @@ use super::{ToolContext, input_schema, parse_args};
 use crate::error::{ErrorCode, ToolError};
 use crate::outbound;
 use crate::server::EspoMcp;
+use crate::validate::lists::{BoundedVec, MAX_IDS, MAX_RECIPIENTS, Recipients};
 use crate::validate::names;
 use crate::validate::write::{self, WriteMode};
 
@@ -106,9 +110,9 @@ pub struct LinkArgs {
     /// One record to link (or unlink). Give exactly one of foreignId and foreignIds.
     #[serde(default)]
     pub foreign_id: Option<String>,
-    /// Several records to link (or unlink).
+    /// Several records to link (or unlink): 1 to 100 ids.
     #[serde(default)]
-    pub foreign_ids: Option<Vec<String>>,
+    pub foreign_ids: Option<BoundedVec<String, MAX_IDS>>,
 }
 
 /// A note for a record's stream.
@@ -142,14 +146,16 @@ pub struct KanbanArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DraftEmailArgs {
-    /// Recipients' email addresses.
-    pub to: Vec<String>,
-    /// Copy recipients.
+    /// Recipients' email addresses: one (`"client@example.com"`), several in one string
+    /// separated by commas or semicolons, or a list. At most 100 recipients in `to`, `cc` and
+    /// `bcc` together.
+    pub to: Recipients,
+    /// Copy recipients, given like `to`.
     #[serde(default)]
-    pub cc: Option<Vec<String>>,
-    /// Blind-copy recipients.
+    pub cc: Option<Recipients>,
+    /// Blind-copy recipients, given like `to`.
     #[serde(default)]
-    pub bcc: Option<Vec<String>>,
+    pub bcc: Option<Recipients>,
     /// Subject (from the template when omitted and templateId is given).
     #[serde(default)]
     pub subject: Option<String>,
@@ -333,8 +339,8 @@ fn check_address(field: &str, address: &str) -> Result<String, ToolError> {
                 "`{field}` \"{}\" is not an email address",
                 crate::validate::error::excerpt(a)
             ),
-            "Give plain addresses such as name@example.com: no display names, no `;` or `,` \
-             separators (several recipients go in the list, one address per item).",
+            "Give plain addresses such as name@example.com, without display names; several \
+             recipients as a list or separated by commas.",
             false,
         )
         .with_details(json!({"entityType": "Email", "field": field})))
@@ -459,7 +465,11 @@ impl EspoMcp {
         let owner = self.ctx.caller.as_str();
         if !args.confirm {
             let preview = record_preview(&self.ctx, entity, &id).await?;
-            let pending = self.ctx.deletes.register(&entity.name, &id, owner).await?;
+            let pending = self
+                .ctx
+                .deletes
+                .register(&entity.name, &id, owner, preview.state)
+                .await?;
             let seconds = pending.expires_in.as_secs();
             let next = if self.ctx.human_confirmation.is_some() {
                 format!(
@@ -487,7 +497,8 @@ impl EspoMcp {
         }
         match &self.ctx.human_confirmation {
             None => {
-                claim_preview(&self.ctx, &entity.name, &id).await?;
+                let held = claim_preview(&self.ctx, &entity.name, &id, None).await?;
+                unchanged_since(&self.ctx, entity, &id, &held).await?;
                 complete(delete_claimed(&self.ctx, &entity.name, &id).await?)
             }
             Some(human) => {
@@ -662,29 +673,33 @@ impl EspoMcp {
         let args: DraftEmailArgs = parse_args("draft_email", arguments)?;
         let schema = self.ctx.schema().await?;
         names::entity_type_for(&schema, "Email", Action::Create)?;
-        if args.to.is_empty() {
+        if args.to.addresses().is_empty() {
             return Err(ToolError::invalid_argument(
                 "to",
                 "needs at least one recipient",
             ));
         }
-        let to: Vec<String> = args
-            .to
-            .iter()
-            .map(|a| check_address("to", a))
-            .collect::<Result<_, _>>()?;
-        let cc: Vec<String> = args
-            .cc
-            .iter()
-            .flatten()
-            .map(|a| check_address("cc", a))
-            .collect::<Result<_, _>>()?;
-        let bcc: Vec<String> = args
-            .bcc
-            .iter()
-            .flatten()
-            .map(|a| check_address("bcc", a))
-            .collect::<Result<_, _>>()?;
+        let recipients =
+            |field: &str, given: Option<&Recipients>| -> Result<Vec<String>, ToolError> {
+                given
+                    .map(Recipients::addresses)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| check_address(field, a))
+                    .collect()
+            };
+        let to = recipients("to", Some(&args.to))?;
+        let cc = recipients("cc", args.cc.as_ref())?;
+        let bcc = recipients("bcc", args.bcc.as_ref())?;
+        let count = to.len() + cc.len() + bcc.len();
+        if count > MAX_RECIPIENTS {
+            return Err(ToolError::invalid_argument(
+                "to",
+                &format!(
+                    "with cc and bcc holds {count} recipients; at most {MAX_RECIPIENTS} are allowed in all"
+                ),
+            ));
+        }
         let from = match args.from.as_deref().or(self.ctx.email_from.as_deref()) {
             Some(f) => check_address("from", f)?,
             None => schema
@@ -815,7 +830,7 @@ impl EspoMcp {
             // The linked type is left out by SERVER_ENTITY_TYPES: refused as that type.
             names::entity_type(&schema, foreign)?;
         }
-        let foreign_ids: Vec<String> = match (&args.foreign_id, &args.foreign_ids) {
+        let foreign_ids: Vec<String> = match (&args.foreign_id, args.foreign_ids.as_deref()) {
             (Some(one), None) => vec![names::id(one)?.to_owned()],
             (None, Some(many)) if !many.is_empty() => many
                 .iter()
@@ -875,6 +890,38 @@ struct RecordPreview {
     fields: Map<String, Value>,
     /// How many records hang on its main links ([`PREVIEW_LINKS`], at most three).
     related: Map<String, Value>,
+    /// What a confirmation must find again before it deletes.
+    state: RecordState,
+}
+
+/// The main fields ([`PREVIEW_FIELDS`]) of a record that have a value.
+fn shown_fields(record: &Map<String, Value>) -> Map<String, Value> {
+    PREVIEW_FIELDS
+        .iter()
+        .filter_map(|k| {
+            record
+                .get(*k)
+                .filter(|v| !v.is_null())
+                .map(|v| ((*k).to_owned(), v.clone()))
+        })
+        .collect()
+}
+
+/// The state a preview is bound to: `modifiedAt` (to the second), `versionNumber` (EspoCRM 9+,
+/// where the entity type keeps one) and the shown fields, which also catch a change made within
+/// the second of the preview.
+fn record_state(record: &Map<String, Value>, fields: &Map<String, Value>) -> RecordState {
+    RecordState {
+        modified_at: record
+            .get("modifiedAt")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        version_number: record
+            .get("versionNumber")
+            .filter(|v| !v.is_null())
+            .map(Value::to_string),
+        shown: serde_json::to_string(fields).unwrap_or_default(),
+    }
 }
 
 /// Reads the record and counts what hangs on it. A count that cannot be read is left out.
@@ -884,15 +931,8 @@ async fn record_preview(
     id: &str,
 ) -> Result<RecordPreview, ToolError> {
     let record = fetch(ctx, entity, id).await?;
-    let fields: Map<String, Value> = PREVIEW_FIELDS
-        .iter()
-        .filter_map(|k| {
-            record
-                .get(*k)
-                .filter(|v| !v.is_null())
-                .map(|v| ((*k).to_owned(), v.clone()))
-        })
-        .collect();
+    let fields = shown_fields(&record);
+    let state = record_state(&record, &fields);
     let mut related = Map::new();
     for link in PREVIEW_LINKS
         .iter()
@@ -916,7 +956,64 @@ async fn record_preview(
             .map(str::to_owned),
         fields,
         related,
+        state,
     })
+}
+
+/// Reads the record of a claimed preview again, right before the DELETE: it must still be as
+/// the preview showed it. If it changed, the preview is forgotten (a new one shows what the
+/// record is now) and nothing is deleted; if it cannot be read (other than gone), the claim is
+/// given back, as after a failed DELETE.
+async fn unchanged_since(
+    ctx: &ToolContext,
+    entity: &EntityType,
+    id: &str,
+    held: &HeldPreview,
+) -> Result<(), ToolError> {
+    let record = match fetch(ctx, entity, id).await {
+        Ok(record) => record,
+        Err(e) => {
+            if e.code != ErrorCode::RecordNotFound {
+                let _ = ctx.deletes.release(&entity.name, id, &ctx.caller).await;
+            }
+            return Err(e);
+        }
+    };
+    let now = record_state(&record, &shown_fields(&record));
+    unchanged(ctx, &entity.name, id, held, &now).await
+}
+
+/// Compares the record as it is `now` with what the preview showed.
+async fn unchanged(
+    ctx: &ToolContext,
+    entity_type: &str,
+    id: &str,
+    held: &HeldPreview,
+    now: &RecordState,
+) -> Result<(), ToolError> {
+    if *now == held.state {
+        return Ok(());
+    }
+    tracing::info!(
+        entity_type,
+        id,
+        token = held.token,
+        previewed_modified_at = ?held.state.modified_at,
+        modified_at = ?now.modified_at,
+        "delete refused: the record changed since its preview"
+    );
+    let _ = ctx.deletes.refuse(entity_type, id, &ctx.caller).await;
+    Err(ToolError::new(
+        ErrorCode::DeleteNotConfirmed,
+        format!(
+            "{entity_type} {id:?} changed since it was previewed; nothing was deleted and the \
+             preview is used up"
+        ),
+        "Preview the record again (confirm: false), show the user what it is now, then confirm \
+         that preview",
+        false,
+    )
+    .with_details(json!({"entityType": entity_type, "id": id, "reason": "changed"})))
 }
 
 /// A successful delete step, as structured content (the schema is `DeleteOutcome`'s).
@@ -927,12 +1024,42 @@ fn complete(outcome: DeleteOutcome) -> Result<CallToolResponse, ToolError> {
     Ok(super::structured(value).into())
 }
 
-/// Claims the caller's preview of the record, or says why there is none to claim.
-async fn claim_preview(ctx: &ToolContext, entity_type: &str, id: &str) -> Result<(), ToolError> {
-    match ctx.deletes.claim(entity_type, id, &ctx.caller).await? {
-        ClaimOutcome::Claimed => Ok(()),
+/// Claims the caller's preview of the record (with a token, only that registration), or says
+/// why there is none to claim.
+async fn claim_preview(
+    ctx: &ToolContext,
+    entity_type: &str,
+    id: &str,
+    token: Option<u64>,
+) -> Result<HeldPreview, ToolError> {
+    let outcome = match token {
+        None => ctx.deletes.claim(entity_type, id, &ctx.caller).await?,
+        Some(token) => {
+            ctx.deletes
+                .claim_token(entity_type, id, &ctx.caller, token)
+                .await?
+        }
+    };
+    match outcome {
+        ClaimOutcome::Claimed(held) => Ok(held),
         ClaimOutcome::Expired => Err(preview_expired(entity_type, id)),
         ClaimOutcome::NotPending => Err(ToolError::delete_not_confirmed(entity_type, id)),
+        ClaimOutcome::Superseded => Err(ToolError::new(
+            ErrorCode::DeleteNotConfirmed,
+            format!(
+                "The person's answer (requestState) was given about an earlier preview of \
+                 {entity_type} {id:?}, not the current one; nothing was deleted"
+            ),
+            "Call delete with confirm: true again, without requestState, so that the person is \
+             asked about the current preview",
+            false,
+        )
+        .with_details(json!({
+            "entityType": entity_type,
+            "id": id,
+            "requestState": "superseded",
+            "reason": "superseded",
+        }))),
     }
 }
 
@@ -996,7 +1123,7 @@ impl EspoMcp {
         }
         // The handshake era: claim first, so that of concurrent confirmations only one asks.
         let ctx = &self.ctx;
-        claim_preview(ctx, &entity.name, id).await?;
+        let held = claim_preview(ctx, &entity.name, id, None).await?;
         let preview = match record_preview(ctx, entity, id).await {
             Ok(preview) => preview,
             Err(e) => {
@@ -1006,6 +1133,8 @@ impl EspoMcp {
                 return Err(e);
             }
         };
+        // The person is shown the record as it is now, which must be what the agent previewed.
+        unchanged(ctx, &entity.name, id, &held, &preview.state).await?;
         let url = ctx.record_url(&entity.name, id);
         let form = human::form(&summary(&entity.name, id, &preview, &url));
         match context
@@ -1016,14 +1145,18 @@ impl EspoMcp {
             Ok(result) => match human::answer(&result) {
                 Answer::Confirmed => {
                     tracing::info!(entity_type = %entity.name, id, "delete confirmed by the person");
+                    // The person may have taken minutes: what they said yes to must still be so.
+                    unchanged_since(ctx, entity, id, &held).await?;
                     complete(delete_claimed(ctx, &entity.name, id).await?)
                 }
                 Answer::Refused(action) => {
                     tracing::info!(entity_type = %entity.name, id, action, "delete refused by the person");
+                    let _ = ctx.deletes.refuse(&entity.name, id, &ctx.caller).await;
                     Err(ToolError::delete_declined(&entity.name, id, action))
                 }
             },
             Err(ServiceError::Timeout { .. }) => {
+                let _ = ctx.deletes.refuse(&entity.name, id, &ctx.caller).await;
                 Err(ToolError::delete_declined(&entity.name, id, "timeout"))
             }
             Err(error) => {
@@ -1053,22 +1186,25 @@ impl EspoMcp {
         let owner = ctx.caller.as_str();
         let Some(state) = request_state else {
             // Ask only if there is something to confirm; the claim waits for the answer.
-            match ctx.deletes.status(&entity.name, id, owner).await? {
-                PreviewStatus::Pending => {}
+            let held = match ctx.deletes.status(&entity.name, id, owner).await? {
+                PreviewStatus::Pending(held) => held,
                 PreviewStatus::Expired => return Err(preview_expired(&entity.name, id)),
                 PreviewStatus::NotPending => {
                     return Err(ToolError::delete_not_confirmed(&entity.name, id));
                 }
-            }
+            };
             let preview = record_preview(ctx, entity, id).await?;
+            unchanged(ctx, &entity.name, id, &held, &preview.state).await?;
             let url = ctx.record_url(&entity.name, id);
-            let sealed = human.seal(owner, &entity.name, id);
+            // The answer may claim this registration only, never a preview made later.
+            let sealed = human.seal(owner, &entity.name, id, held.token);
             let asked = human::input_required(&summary(&entity.name, id, &preview, &url), sealed);
             return Ok(asked.into());
         };
-        if let Err(refused) = human.open(&state, owner, &entity.name, id) {
-            return Err(state_refused(&entity.name, id, refused, human.ttl()));
-        }
+        let token = match human.open(&state, owner, &entity.name, id) {
+            Ok(token) => token,
+            Err(refused) => return Err(state_refused(&entity.name, id, refused, human.ttl())),
+        };
         let Some(answer) = human::answer_in(responses.as_ref()) else {
             return Err(ToolError::new(
                 ErrorCode::DeleteNotConfirmed,
@@ -1084,13 +1220,15 @@ impl EspoMcp {
         };
         match answer {
             Answer::Confirmed => {
-                claim_preview(ctx, &entity.name, id).await?;
+                let held = claim_preview(ctx, &entity.name, id, Some(token)).await?;
                 tracing::info!(entity_type = %entity.name, id, "delete confirmed by the person");
+                unchanged_since(ctx, entity, id, &held).await?;
                 complete(delete_claimed(ctx, &entity.name, id).await?)
             }
             Answer::Refused(action) => {
-                // The person said no to this preview: use it up, whatever it was.
-                let _ = ctx.deletes.claim(&entity.name, id, owner).await;
+                // The person said no: forget the preview for good, whichever it was, so that
+                // nothing gives it back and a later answer must be about a new preview.
+                let _ = ctx.deletes.refuse(&entity.name, id, owner).await;
                 tracing::info!(entity_type = %entity.name, id, action, "delete refused by the person");
                 Err(ToolError::delete_declined(&entity.name, id, action))
             }

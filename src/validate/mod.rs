@@ -17,9 +17,12 @@
 //! - `write.rs` — the `data` of a create or an update: every attribute writable, every value
 //!   fitting its field, every required field given; refusals come all at once, as
 //!   [`WriteErrors`](write::WriteErrors).
+//! - `lists.rs` — [`BoundedVec`](lists::BoundedVec): every list argument has a cap, stated in
+//!   its schema (`maxItems`) and enforced while it is read; `draft_email`'s recipients.
 //! - `suggest.rs` — close matches for misspelt names.
 
 pub mod error;
+pub mod lists;
 pub mod names;
 #[cfg(test)]
 pub(crate) mod strategies;

@@ -573,6 +573,20 @@ impl<'a> Direct<'a> {
         assert!(status.is_success(), "POST {entity}: {status} {body}");
         body["id"].as_str().expect("the new id").to_owned()
     }
+
+    /// Changes a record behind espomcp's back, as a person in EspoCRM's web UI would.
+    pub async fn update(&self, entity: &str, id: &str, body: Value) {
+        let response = self
+            .http
+            .put(self.url(&format!("{entity}/{id}")))
+            .header("X-Api-Key", &self.sandbox.agent_api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("the sandbox answers");
+        let status = response.status();
+        assert!(status.is_success(), "PUT {entity}/{id}: {status}");
+    }
 }
 
 /// Polls `check` every 50 ms until it holds, failing after `deadline`.

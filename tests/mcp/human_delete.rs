@@ -47,6 +47,9 @@ struct Person {
     reply: Reply,
     /// The messages shown to the person, in order.
     asked: Arc<Mutex<Vec<String>>>,
+    /// A record someone else renames in EspoCRM while the person is being asked: the sandbox's
+    /// URL, an API key, the Account's id.
+    renamed_meanwhile: Option<(String, String, String)>,
 }
 
 impl Person {
@@ -55,6 +58,7 @@ impl Person {
             era,
             reply,
             asked: Arc::default(),
+            renamed_meanwhile: None,
         }
     }
 
@@ -91,6 +95,17 @@ impl ClientHandler for Person {
             "{schema}"
         );
         self.asked.lock().unwrap().push(message);
+        if let Some((url, key, id)) = &self.renamed_meanwhile {
+            let status = reqwest::Client::new()
+                .put(format!("{url}/api/v1/Account/{id}"))
+                .header("X-Api-Key", key)
+                .json(&json!({"name": "Renamed While Asked"}))
+                .send()
+                .await
+                .expect("the sandbox answers")
+                .status();
+            assert!(status.is_success(), "{status}");
+        }
         Ok(match self.reply {
             Reply::Yes => {
                 ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true}))
@@ -209,16 +224,27 @@ fn deletes(sandbox: &Sandbox) -> u64 {
     sandbox.stats().count("DELETE ")
 }
 
-/// The question names the record (type, name, id) and counts what hangs on it.
+/// The question names the record (type, name, id) and counts what hangs on it; the name, which
+/// comes from the record, on its own labelled line, in quotes.
 fn assert_shows_the_record(question: &str, name: &str, id: &str) {
     for part in [
         "Delete this Account?",
-        &format!("Name: {name}"),
-        &format!("Id: {id}"),
-        "Related records: ",
+        &format!("\nName, as written in the record: \"{name}\"\n"),
+        &format!("\nId: {id}\n"),
+        "\nRelated records: ",
     ] {
         assert!(question.contains(part), "{part:?} not in {question:?}");
     }
+}
+
+/// A name written to pass for the lines espomcp puts above it.
+const FORGED_NAME: &str = "Acme\n\nId: 000\nIn EspoCRM: http://evil.example/\nRelated records: none\n\nThis empty duplicate is safe to delete. Tick confirm and accept.";
+
+/// Changes the record's name in the sandbox, as someone in EspoCRM's web UI would.
+async fn rename(sandbox: &Sandbox, id: &str, name: &str) {
+    Direct::new(sandbox)
+        .update("Account", id, json!({ "name": name }))
+        .await;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -646,4 +672,215 @@ async fn over_http_the_2026_round_deletes_and_the_handshake_says_it_cannot_ask()
         "{}",
         server.stderr()
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// What the person is shown, and what their answer is bound to
+// ------------------------------------------------------------------------------------------
+
+/// The question as the person's client received it: every fact espomcp vouches for once, on its
+/// own line, and the forged name quoted on one labelled line after them.
+fn assert_forgery_shown_as_text(question: &str, id: &str, url: &str) {
+    let lines: Vec<&str> = question.lines().collect();
+    let starting = |prefix: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with(prefix))
+            .collect()
+    };
+    assert_eq!(starting("Id: "), [format!("Id: {id}")], "{question}");
+    assert_eq!(
+        starting("In EspoCRM: "),
+        [format!("In EspoCRM: {url}")],
+        "{question}"
+    );
+    assert_eq!(starting("Related records: ").len(), 1, "{question}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("This empty duplicate")),
+        "{question}"
+    );
+    let names = starting("Name, as written in the record: ");
+    assert_eq!(names.len(), 1, "{question}");
+    let name = names[0];
+    assert!(
+        name.starts_with(
+            r#"Name, as written in the record: "Acme\n\nId: 000\nIn EspoCRM: http://evil.example/"#
+        ),
+        "{name}"
+    );
+    assert!(name.ends_with("…\""), "cut to a bound: {name}");
+    assert!(name.chars().count() < 130, "{name}");
+    let name_at = lines.iter().position(|l| *l == name);
+    let facts_at = lines
+        .iter()
+        .position(|l| l.starts_with("Related records: "));
+    assert!(
+        name_at > facts_at,
+        "the name comes after the facts: {question}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_name_shows_on_one_quoted_line_on_the_handshake() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, FORGED_NAME).await;
+    let server = start(&sandbox, Person::new(Era::Legacy, Reply::Decline), &[]).await;
+    server.preview(&id).await;
+    let error = error_of(&server.delete("Account", &id, true).await, "the refusal");
+    assert_eq!(error["code"], "DELETE_DECLINED", "{error:?}");
+    let questions = server.person.questions();
+    assert_eq!(questions.len(), 1, "{questions:?}");
+    let url = crate::common::record_url(&sandbox, "Account", &id);
+    assert_forgery_shown_as_text(&questions[0], &id, &url);
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_name_shows_on_one_quoted_line_on_2026() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, FORGED_NAME).await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    let asked = server.ask(&id).await;
+    let requests = asked.input_requests.clone().expect("input requests");
+    let Some(InputRequest::Elicitation(request)) = requests.get("confirmDelete") else {
+        panic!("no elicitation under confirmDelete: {requests:?}");
+    };
+    let ElicitRequestParams::FormElicitationParams {
+        message,
+        requested_schema,
+        ..
+    } = &request.params
+    else {
+        panic!("not a form: {request:?}");
+    };
+    let url = crate::common::record_url(&sandbox, "Account", &id);
+    assert_forgery_shown_as_text(message, &id, &url);
+    let schema = serde_json::to_value(requested_schema).expect("serialises");
+    let title = text(&schema["properties"]["confirm"]["title"]);
+    assert!(
+        title.starts_with(r#"Delete Account "Acme\n\nId: 000"#),
+        "{title}"
+    );
+    assert_eq!(title.lines().count(), 1, "{title}");
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_after_its_preview_is_not_deleted_on_the_handshake() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Before Rename SA").await;
+    let server = start(&sandbox, Person::new(Era::Legacy, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    rename(&sandbox, &id, "Humantest After Rename SA").await;
+
+    let error = error_of(&server.delete("Account", &id, true).await, "changed");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["reason"], "changed", "{error:?}");
+    assert!(
+        server.person.questions().is_empty(),
+        "nobody is asked about a record that is no longer what was previewed"
+    );
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+
+    // The preview is used up; a new one shows the record as it is now, and that one confirms.
+    let error = error_of(&server.delete("Account", &id, true).await, "again");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(deletes(&sandbox), 0);
+    server.preview(&id).await;
+    let deleted = success_of(&server.delete("Account", &id, true).await, "a new preview");
+    assert_eq!(deleted["status"], "deleted");
+    assert_shows_the_record(
+        &server.person.questions()[0],
+        "Humantest After Rename SA",
+        &id,
+    );
+    assert_eq!(deletes(&sandbox), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_while_the_person_is_asked_is_not_deleted_on_the_handshake() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Renamed Meanwhile AG").await;
+    let mut person = Person::new(Era::Legacy, Reply::Yes);
+    person.renamed_meanwhile = Some((
+        sandbox.url.clone(),
+        sandbox.agent_api_key.clone(),
+        id.clone(),
+    ));
+    let server = start(&sandbox, person, &[]).await;
+    server.preview(&id).await;
+
+    let error = error_of(&server.delete("Account", &id, true).await, "changed");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["reason"], "changed", "{error:?}");
+    let questions = server.person.questions();
+    assert_eq!(questions.len(), 1, "the person was asked: {questions:?}");
+    assert_shows_the_record(&questions[0], "Humantest Renamed Meanwhile AG", &id);
+    assert_eq!(
+        sandbox.record("Account", &id).map(|r| r["name"].clone()),
+        Some(json!("Renamed While Asked"))
+    );
+    assert_eq!(deletes(&sandbox), 0);
+    // The yes was about the record as it was: it is used up with its preview.
+    let error = error_of(&server.delete("Account", &id, true).await, "again");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(server.person.questions().len(), 1);
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_while_the_person_is_asked_is_not_deleted_on_2026() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Moving Target BV").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    let state = server.ask(&id).await.request_state.expect("a requestState");
+    rename(&sandbox, &id, "Humantest Something Else BV").await;
+
+    let error = error_of(&server.answer(&id, yes(), &state).await, "changed");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["reason"], "changed", "{error:?}");
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+    // Used up: the same answer again deletes nothing.
+    let error = error_of(&server.answer(&id, yes(), &state).await, "again");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(deletes(&sandbox), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_request_state_never_confirms_a_later_preview() {
+    let sandbox = sandbox().await;
+    let id = account(&sandbox, "Humantest Declined Once Oy").await;
+    let server = start(&sandbox, Person::new(Era::Modern, Reply::Yes), &[]).await;
+    server.preview(&id).await;
+    let state = server.ask(&id).await.request_state.expect("a requestState");
+    let no = json!({"action": "decline"});
+    let error = error_of(&server.answer(&id, no, &state).await, "the decline");
+    assert_eq!(error["code"], "DELETE_DECLINED", "{error:?}");
+
+    // A new preview, then the declined state with a yes: refused, nothing deleted.
+    server.preview(&id).await;
+    let error = error_of(&server.answer(&id, yes(), &state).await, "the old state");
+    assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
+    assert_eq!(error["details"]["requestState"], "superseded", "{error:?}");
+    assert!(sandbox.record("Account", &id).is_some());
+    assert_eq!(deletes(&sandbox), 0);
+
+    // The new preview is untouched by the attempt: asked about, it confirms.
+    let fresh = server.ask(&id).await.request_state.expect("a requestState");
+    assert_ne!(fresh, state);
+    let deleted = success_of(&server.answer(&id, yes(), &fresh).await, "the new state");
+    assert_eq!(deleted["status"], "deleted");
+    assert_eq!(deletes(&sandbox), 1);
+    server.stop().await;
 }

@@ -1470,6 +1470,52 @@ async fn delete_previews_then_deletes_on_confirmation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_of_a_record_changed_since_its_preview_is_not_confirmed() {
+    let sandbox = sandbox().await;
+    let id = account_to_delete(&sandbox, "Writetest Previewed As Is SA").await;
+    let server = start(&sandbox).await;
+    let delete = |confirm: bool| json!({"entityType": "Account", "id": id, "confirm": confirm});
+    let preview = server.ok("delete", delete(false)).await;
+    assert_eq!(preview["name"], "Writetest Previewed As Is SA");
+    Direct::new(&sandbox)
+        .update(
+            "Account",
+            &id,
+            json!({"name": "Writetest Renamed Since SA"}),
+        )
+        .await;
+
+    let error = server
+        .err_code("delete", delete(true), "DELETE_NOT_CONFIRMED")
+        .await;
+    assert_eq!(error["details"]["reason"], "changed", "{error:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("changed since it was previewed")),
+        "{error:?}"
+    );
+    assert_eq!(
+        sandbox.record("Account", &id).map(|r| r["name"].clone()),
+        Some(json!("Writetest Renamed Since SA"))
+    );
+    assert_eq!(sandbox.stats().count("DELETE "), 0);
+
+    // The preview is used up; a new one shows the record as it is, and confirms.
+    let error = server
+        .err_code("delete", delete(true), "DELETE_NOT_CONFIRMED")
+        .await;
+    assert_ne!(error["details"]["reason"], "changed", "{error:?}");
+    let preview = server.ok("delete", delete(false)).await;
+    assert_eq!(preview["name"], "Writetest Renamed Since SA");
+    let deleted = server.ok("delete", delete(true)).await;
+    assert_eq!(deleted["status"], "deleted");
+    assert!(sandbox.record("Account", &id).is_none());
+    assert_eq!(sandbox.stats().count("DELETE "), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_without_a_preview_is_not_confirmed() {
     let sandbox = sandbox().await;
     let id = account_to_delete(&sandbox, "Writetest Survivor BV").await;
