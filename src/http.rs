@@ -130,6 +130,12 @@ pub fn router(server: EspoMcp, token: Option<BearerToken>, hosts: &[String]) -> 
             .enforce_origin_validation()
             .with_max_request_body_bytes(MAX_REQUEST_BODY_BYTES),
     );
+    // Every JSON-RPC body is decided on before rmcp answers it (framing.rs).
+    let mcp = axum::Router::new()
+        .fallback_service(mcp)
+        .layer(axum::middleware::from_fn(|request, next| {
+            crate::framing::check_http_body(MAX_REQUEST_BODY_BYTES, request, next)
+        }));
     axum::Router::new()
         .nest_service(ENDPOINT, mcp)
         .layer(axum::middleware::from_fn_with_state(

@@ -18,7 +18,10 @@
 //!   fitting its field, every required field given; refusals come all at once, as
 //!   [`WriteErrors`](write::WriteErrors).
 //! - `suggest.rs` — close matches for misspelt names.
+//! - `deserialize.rs` — which argument a value of the wrong shape is about (tool arguments,
+//!   MCP request params).
 
+pub mod deserialize;
 pub mod error;
 pub mod names;
 #[cfg(test)]
