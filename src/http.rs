@@ -10,7 +10,8 @@
 //! - DNS-rebinding defences, by rmcp: the `Host` must be a loopback name, the bound address or
 //!   one of `SERVER_HTTP_ALLOWED_HOSTS`, and a browser's `Origin`, when sent, must name one of
 //!   those hosts (403 otherwise);
-//! - a request body limit ([`MAX_REQUEST_BODY_BYTES`], 413 above it).
+//! - a request body limit ([`MAX_REQUEST_BODY_BYTES`], 413 above it), and every body checked
+//!   as JSON-RPC (`framing.rs`: 400 with a `-32700`/`-32600` error for what is not a message).
 //!
 //! `/.well-known/…` (OAuth discovery: `oauth-protected-resource`, `oauth-authorization-server`,
 //! `openid-configuration`) answers 404 with a JSON body saying that a static bearer token is
