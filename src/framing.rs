@@ -15,8 +15,8 @@
 //!
 //! each with the request's `id` whenever it can be read (from the start of the text up to the
 //! id, so a broken value after the id still gets its request answered), `"id": null`
-//! otherwise. A well-formed notification is never answered (JSON-RPC forbids it), and blank
-//! lines are skipped.
+//! otherwise. A well-formed notification is never answered (JSON-RPC forbids it; over HTTP it
+//! gets `202 Accepted`), and blank lines are skipped (an empty HTTP body is a parse error).
 //!
 //! A valid message is parsed once, straight into rmcp's message type, as rmcp's transport
 //! would; the diagnosis (a `Value` parse, the id scan, the params check) runs only for what
@@ -136,8 +136,10 @@ impl Refusal {
 #[derive(Debug)]
 pub enum Decoded {
     Message(Box<ClientJsonRpcMessage>),
-    /// A blank line, or a notification whose params do not fit (never answered).
-    Nothing,
+    /// Only whitespace: skipped on stdio, a parse error as an HTTP body.
+    Blank,
+    /// A notification whose params do not fit: never answered (`202 Accepted` over HTTP).
+    Ignored,
     Refused(Box<Refusal>),
 }
 
@@ -146,7 +148,7 @@ pub fn decode(text: &[u8]) -> Decoded {
     let text = text.strip_prefix(BYTE_ORDER_MARK).unwrap_or(text);
     let text = text.strip_suffix(b"\r").unwrap_or(text);
     if text.iter().all(u8::is_ascii_whitespace) {
-        return Decoded::Nothing;
+        return Decoded::Blank;
     }
     match serde_json::from_slice::<ClientJsonRpcMessage>(text) {
         Ok(message) => match misfit_params(&message) {
@@ -226,7 +228,7 @@ fn diagnose(text: &[u8], error: &serde_json::Error) -> Decoded {
         (Some(Value::String(method)), None) => {
             // A notification: JSON-RPC forbids answering one, even a broken one.
             tracing::debug!(method, "dropped a notification that does not fit: {error}");
-            Decoded::Nothing
+            Decoded::Ignored
         }
         (Some(Value::String(method)), Some(id)) => {
             if let Some(refusal) = params_refusal(method, object.get("params"), &id) {
@@ -414,15 +416,22 @@ pub async fn check_http_body(limit: usize, request: Request, next: Next) -> Resp
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
+    // `None`: a notification to acknowledge without an answer.
     let refusal = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => match decode(&bytes) {
-            Decoded::Refused(refusal) => refusal,
-            // rmcp reads what it can use, and answers the rest (an empty body) itself.
-            Decoded::Message(_) | Decoded::Nothing => {
+            Decoded::Message(_) => {
                 return next
                     .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                     .await;
             }
+            Decoded::Refused(refusal) => Some(refusal),
+            Decoded::Blank => Some(Box::new(Refusal::new(
+                RefusalKind::Parse,
+                None,
+                "Parse error: the request body is empty".to_owned(),
+                None,
+            ))),
+            Decoded::Ignored => None,
         },
         Err(e) => {
             let too_large = e
@@ -436,14 +445,16 @@ pub async fn check_http_body(limit: usize, request: Request, next: Next) -> Resp
                 )
                     .into_response();
             }
-            Box::new(too_long(&[], limit))
+            Some(Box::new(too_long(&[], limit)))
         }
     };
-    tracing::info!(
-        code = refusal.error.code.0,
-        "refused an HTTP request: {}",
-        refusal.error.message
-    );
+    if let Some(refusal) = &refusal {
+        tracing::info!(
+            code = refusal.error.code.0,
+            "refused an HTTP request: {}",
+            refusal.error.message
+        );
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     let checked = next
         .run(Request::from_parts(parts, axum::body::Body::empty()))
@@ -451,12 +462,15 @@ pub async fn check_http_body(limit: usize, request: Request, next: Next) -> Resp
     if checked.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return checked;
     }
-    (
-        refusal.http_status(),
-        [(header::CONTENT_TYPE, "application/json")],
-        refusal.to_json(),
-    )
-        .into_response()
+    match refusal {
+        Some(refusal) => (
+            refusal.http_status(),
+            [(header::CONTENT_TYPE, "application/json")],
+            refusal.to_json(),
+        )
+            .into_response(),
+        None => StatusCode::ACCEPTED.into_response(),
+    }
 }
 
 /// `Content-Type: application/json` (parameters allowed), as rmcp checks it.
@@ -492,7 +506,7 @@ mod tests {
     fn should_pass_a_valid_message_on() {
         let line = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"entityType":"Account"}}}"#;
         assert!(matches!(decode(line), Decoded::Message(_)));
-        assert!(matches!(decode(b"  \r"), Decoded::Nothing));
+        assert!(matches!(decode(b"  \r"), Decoded::Blank));
         let with_mark = [
             BYTE_ORDER_MARK,
             &br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#[..],
@@ -502,7 +516,11 @@ mod tests {
         // A notification rmcp does not know is rmcp's to ignore; a broken one is not answered.
         assert!(matches!(
             decode(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":5}"#),
-            Decoded::Message(_) | Decoded::Nothing
+            Decoded::Message(_) | Decoded::Ignored
+        ));
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":[1]}"#),
+            Decoded::Ignored
         ));
     }
 

@@ -214,7 +214,7 @@ where
                     self.line.clear();
                     match decoded {
                         Decoded::Message(message) => return Some(*message),
-                        Decoded::Nothing => continue,
+                        Decoded::Blank | Decoded::Ignored => continue,
                         Decoded::Refused(refusal) => refusal,
                     }
                 }

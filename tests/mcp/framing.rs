@@ -324,6 +324,7 @@ async fn bad_bodies_over_http_get_the_matching_http_and_json_rpc_errors() {
     too_large.extend_from_slice(br#""}}}"#);
     for (body, status, code, id) in [
         (b"{this is not json".to_vec(), 400, -32700, Value::Null),
+        (Vec::new(), 400, -32700, Value::Null),
         (b"\xff\xfe{}".to_vec(), 400, -32700, Value::Null),
         (deep.into_bytes(), 400, -32700, json!(5)),
         (
@@ -353,6 +354,16 @@ async fn bad_bodies_over_http_get_the_matching_http_and_json_rpc_errors() {
         let answer: Value = response.json().await.expect("a JSON-RPC error");
         assert_error(&answer, code, id, &shown);
     }
+
+    // A notification is never answered, even one whose params do not fit: 202, no body.
+    let notification = post(
+        &server,
+        br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":[1]}"#.to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(notification.status(), 202);
+    assert_eq!(notification.bytes().await.expect("a body").len(), 0);
 
     // rmcp's checks of the headers come first and keep their answers.
     let bad = b"{this is not json".to_vec();
