@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use espomcp_actors::{AccessLevel, Action, ScopeAccess};
+use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, JsonObject};
-use rmcp::{ServiceExt, transport::stdio_pipes};
 use serde_json::Value;
 
 use crate::config::{Config, LoadOptions, Loaded};
@@ -494,10 +494,14 @@ async fn run_seed(reset: bool, users: u8) -> ExitCode {
 
 async fn serve(runtime: &Runtime) -> ExitCode {
     tracing::info!("serving MCP over stdio");
-    // Over pipes (how MCP clients start servers) reads and writes run on the I/O reactor
-    // instead of a blocking-pool thread per operation; anything else (a terminal, a file)
-    // falls back to the blocking standard streams.
-    let running = match runtime.server.clone().serve(stdio_pipes()).await {
+    // espomcp's own framing (stdio.rs): every line gets an answer, on rmcp's non-blocking
+    // pipes where stdin and stdout are pipes.
+    let running = match runtime
+        .server
+        .clone()
+        .serve(crate::stdio::transport())
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("the MCP session could not start: {e}");

@@ -10,7 +10,8 @@
 //! - DNS-rebinding defences, by rmcp: the `Host` must be a loopback name, the bound address or
 //!   one of `SERVER_HTTP_ALLOWED_HOSTS`, and a browser's `Origin`, when sent, must name one of
 //!   those hosts (403 otherwise);
-//! - a request body limit ([`MAX_REQUEST_BODY_BYTES`], 413 above it).
+//! - a request body limit ([`MAX_REQUEST_BODY_BYTES`], 413 above it), and every body checked
+//!   as JSON-RPC (`framing.rs`: 400 with a `-32700`/`-32600` error for what is not a message).
 //!
 //! `/.well-known/…` (OAuth discovery: `oauth-protected-resource`, `oauth-authorization-server`,
 //! `openid-configuration`) answers 404 with a JSON body saying that a static bearer token is
@@ -130,6 +131,12 @@ pub fn router(server: EspoMcp, token: Option<BearerToken>, hosts: &[String]) -> 
             .enforce_origin_validation()
             .with_max_request_body_bytes(MAX_REQUEST_BODY_BYTES),
     );
+    // Every JSON-RPC body is decided on before rmcp answers it (framing.rs).
+    let mcp = axum::Router::new()
+        .fallback_service(mcp)
+        .layer(axum::middleware::from_fn(|request, next| {
+            crate::framing::check_http_body(MAX_REQUEST_BODY_BYTES, request, next)
+        }));
     axum::Router::new()
         .nest_service(ENDPOINT, mcp)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,6 +11,8 @@
 //!   Origin/Host checks.
 //! - [`outbound`]: the one check of every write sent to EspoCRM: nothing that would make EspoCRM
 //!   send mail (`SEND_BLOCKED`).
+//! - [`stdio`]: the stdio transport (newline-delimited JSON-RPC, every line answered), and
+//!   [`framing`]: what is a message and the JSON-RPC error for what is not, on both transports.
 //! - [`audit`]: the audit log of write tool calls (`SERVER_AUDIT_LOG`).
 //! - [`seed`]: `espomcp seed`, which prepares a real EspoCRM for trying espomcp.
 //!
@@ -27,12 +29,14 @@ pub mod completions;
 pub mod config;
 pub mod error;
 pub mod espo;
+pub mod framing;
 pub mod http;
 pub mod outbound;
 pub mod resources;
 pub mod runtime;
 pub mod seed;
 pub mod server;
+pub mod stdio;
 pub mod telemetry;
 pub mod tools;
 pub mod toolsets;

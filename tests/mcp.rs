@@ -23,6 +23,8 @@
 //!   refusal of hidden tools, INVALID_ENTITY_TYPE on every path, the flags.
 //! - `http`: the Streamable HTTP transport: the bearer token, Host/Origin checks, both eras,
 //!   graceful shutdown.
+//! - `framing`: every bad input gets an answer: raw stdin lines and HTTP bodies that are not
+//!   JSON, not a message or too long; params that do not fit; tool arguments named.
 //! - `cli`: `tools`, `call`, `check`, `--help`, and a missing configuration.
 //! - `seed`: `espomcp seed` against the sandbox: creates once, finds the second time, resets
 //!   only its own records; stdout holds only the API key.
@@ -50,6 +52,8 @@ mod compose;
 mod eras;
 #[path = "mcp/errors.rs"]
 mod errors;
+#[path = "mcp/framing.rs"]
+mod framing;
 #[path = "mcp/http.rs"]
 mod http;
 #[path = "mcp/human_delete.rs"]

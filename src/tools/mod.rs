@@ -258,16 +258,34 @@ pub fn error_of(result: &CallToolResult) -> Option<Value> {
 }
 
 /// Reads a tool's arguments into its parameter type; anything malformed (unknown argument,
-/// wrong type, missing required argument) is `INVALID_ARGUMENT` naming the problem.
+/// wrong type, missing required argument) is `INVALID_ARGUMENT` naming that argument, as a
+/// path where it is nested (`limit`, `where[0].field`), in the message and in
+/// `details.argument` (`arguments` when they are wrong as a whole), after the tool's name.
 pub fn parse_args<T: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<T, ToolError> {
-    serde_json::from_value(Value::Object(arguments)).map_err(|e| {
-        // The tool's name, then serde's words: "search: missing field `entityType`".
+    crate::validate::deserialize::from_value(Value::Object(arguments)).map_err(|misfit| {
+        // The tool's name, then the argument at fault: "search: the argument \"limit\" is
+        // invalid: invalid type: string \"5\", expected u32".
+        let (message, argument) = match misfit.argument {
+            Some(argument) => (
+                format!("{tool}: the argument {argument:?} {}", misfit.problem),
+                argument,
+            ),
+            None => {
+                let problem = misfit.problem.strip_prefix("is invalid: ");
+                let problem = problem.unwrap_or(&misfit.problem);
+                (
+                    format!("{tool}: the arguments are invalid: {problem}"),
+                    "arguments".to_owned(),
+                )
+            }
+        };
         ToolError::new(
             crate::error::ErrorCode::InvalidArgument,
-            format!("{tool}: {e}"),
-            "Fix the arguments as described and call again",
+            message,
+            "Fix the argument as described and call again",
             false,
         )
+        .with_details(serde_json::json!({ "argument": argument }))
     })
 }
 

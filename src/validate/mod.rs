@@ -20,7 +20,10 @@
 //! - `lists.rs` — [`BoundedVec`](lists::BoundedVec): every list argument has a cap, stated in
 //!   its schema (`maxItems`) and enforced while it is read; `draft_email`'s recipients.
 //! - `suggest.rs` — close matches for misspelt names.
+//! - `deserialize.rs` — which argument a value of the wrong shape is about (tool arguments,
+//!   MCP request params).
 
+pub mod deserialize;
 pub mod error;
 pub mod lists;
 pub mod names;

@@ -357,17 +357,22 @@ async fn a_thousand_mixed_calls_from_32_tasks_are_all_answered_within_the_limits
 // The raw process: stdin closed, malformed input
 // ------------------------------------------------------------------------------------------
 
-/// The binary spawned raw, speaking newline-delimited JSON-RPC by hand.
-struct Raw {
+/// The binary spawned raw, speaking newline-delimited JSON-RPC by hand (also used by
+/// `framing`).
+pub(crate) struct Raw {
     child: tokio::process::Child,
-    stdin: Option<tokio::process::ChildStdin>,
+    pub(crate) stdin: Option<tokio::process::ChildStdin>,
     stdout: BufReader<tokio::process::ChildStdout>,
     /// Messages read while waiting for another id (notifications, stray errors).
-    skipped: Vec<Value>,
+    pub(crate) skipped: Vec<Value>,
 }
 
 impl Raw {
-    fn spawn(sandbox: &Sandbox, home: &std::path::Path, log_file: &std::path::Path) -> Raw {
+    pub(crate) fn spawn(
+        sandbox: &Sandbox,
+        home: &std::path::Path,
+        log_file: &std::path::Path,
+    ) -> Raw {
         let mut child = command(home)
             .env("ESPOCRM_URL", &sandbox.url)
             .env("ESPOCRM_API_KEY", &sandbox.agent_api_key)
@@ -386,7 +391,7 @@ impl Raw {
         }
     }
 
-    async fn send_line(&mut self, line: &[u8]) {
+    pub(crate) async fn send_line(&mut self, line: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin open");
         tokio::time::timeout(PATIENCE, async {
             stdin.write_all(line).await?;
@@ -398,12 +403,12 @@ impl Raw {
         .expect("stdin accepts the line");
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.send_line(message.to_string().as_bytes()).await;
     }
 
     /// The next message with `id`, skipping notifications; `None` when stdout closes.
-    async fn response(&mut self, id: i64) -> Option<Value> {
+    pub(crate) async fn response(&mut self, id: i64) -> Option<Value> {
         loop {
             let mut line = String::new();
             let n = tokio::time::timeout(PATIENCE, self.stdout.read_line(&mut line))
@@ -422,7 +427,7 @@ impl Raw {
         }
     }
 
-    async fn initialize(&mut self) {
+    pub(crate) async fn initialize(&mut self) {
         self.send(json!({
             "jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {
@@ -439,7 +444,7 @@ impl Raw {
     }
 
     /// A `tools/list` with `id`; its reply, or `None` when stdout closed.
-    async fn probe(&mut self, id: i64, what: &str) -> Option<Value> {
+    pub(crate) async fn probe(&mut self, id: i64, what: &str) -> Option<Value> {
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}))
             .await;
         let reply = self.response(id).await;
@@ -454,7 +459,7 @@ impl Raw {
     }
 
     /// Waits for the process to exit, polling, with PATIENCE as the hang guard.
-    async fn exit(&mut self) -> std::process::ExitStatus {
+    pub(crate) async fn exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -486,17 +491,12 @@ async fn closing_stdin_ends_the_process_cleanly_with_its_log_flushed() {
     assert!(!log.trim().is_empty(), "the log file is empty");
 }
 
-/// What rmcp 3.11 does with malformed lines, as observed (and pinned here):
-/// - a line that is not JSON (a syntax error, a truncated object) or is empty is dropped
-///   silently: no `-32700 Parse error` answer, the connection stays open;
-/// - JSON that is not a JSON-RPC message (`null`, `[1, 2]`, `"method": 42`) gets
-///   `-32600 Invalid request` **without an `id` member** (not `"id": null`), even when the line
-///   carried an id;
-/// - an unknown method gets `-32601` with the method name as the message;
-/// - `tools/call` with params of the wrong type (`"arguments": 5`, `"name": 7`) also gets
-///   `-32601 Method not found` (message `"tools/call"`), not `-32602 Invalid params`;
-/// - a 10 MB line is read whole and answered.
-/// After all of it the server still answers, and exits cleanly when stdin closes.
+/// Malformed lines all get an answer (espomcp's own framing, `framing.rs`; each kind has its
+/// test in `framing`): a line that is not JSON `-32700`, JSON that is not a JSON-RPC message
+/// `-32600` with the request's id when it can be read (`"id": null` otherwise), a blank line
+/// nothing; a 10 MB line is read whole and answered; an unknown method gets `-32601`;
+/// `tools/call` with params of the wrong type `-32602`. After all of it the server still
+/// answers, and exits cleanly when stdin closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_input_on_stdin_gets_errors_and_the_server_keeps_serving() {
     let sandbox = sandbox().await;
@@ -506,25 +506,36 @@ async fn malformed_input_on_stdin_gets_errors_and_the_server_keeps_serving() {
     raw.initialize().await;
     let mut probe_id = 100;
 
-    // Not JSON at all: dropped without an answer; the next request is answered.
-    for line in [
-        &b"{this is not json"[..],
-        br#"{"jsonrpc": "2.0", "id": 3, "method": "tools/list""#,
-        b"",
+    // Not JSON: -32700, with the id when it comes before the fault; a blank line is skipped.
+    for (line, answers) in [
+        (&b"{this is not json"[..], vec![Value::Null]),
+        (
+            br#"{"jsonrpc": "2.0", "id": 3, "method": "tools/list""#,
+            vec![json!(3)],
+        ),
+        (b"", vec![]),
     ] {
         raw.send_line(line).await;
         probe_id += 1;
         let reply = raw.probe(probe_id, "a non-JSON line").await;
         let shown = String::from_utf8_lossy(line);
         assert!(reply.is_some(), "stdout closed after {shown:?}");
-        assert_eq!(raw.skipped, Vec::<Value>::new(), "after {shown:?}");
+        let strays = std::mem::take(&mut raw.skipped);
+        assert_eq!(strays.len(), answers.len(), "after {shown:?}: {strays:?}");
+        for (stray, id) in strays.iter().zip(answers) {
+            assert_eq!(stray["error"]["code"], -32700, "after {shown:?}");
+            assert_eq!(stray.get("id"), Some(&id), "after {shown:?}: {strays:?}");
+        }
     }
 
-    // JSON but not JSON-RPC: -32600, with no id.
-    for line in [
-        &br#"{"jsonrpc": "2.0", "id": 9, "method": 42}"#[..],
-        b"null",
-        b"[1, 2]",
+    // JSON but not JSON-RPC: -32600, with the id when it can be read.
+    for (line, id) in [
+        (
+            &br#"{"jsonrpc": "2.0", "id": 9, "method": 42}"#[..],
+            json!(9),
+        ),
+        (b"null", Value::Null),
+        (b"[1, 2]", Value::Null),
     ] {
         raw.send_line(line).await;
         probe_id += 1;
@@ -534,7 +545,11 @@ async fn malformed_input_on_stdin_gets_errors_and_the_server_keeps_serving() {
         let strays = std::mem::take(&mut raw.skipped);
         assert_eq!(strays.len(), 1, "after {shown:?}: {strays:?}");
         assert_eq!(strays[0]["error"]["code"], -32600, "after {shown:?}");
-        assert!(strays[0].get("id").is_none(), "after {shown:?}: {strays:?}");
+        assert_eq!(
+            strays[0].get("id"),
+            Some(&id),
+            "after {shown:?}: {strays:?}"
+        );
     }
 
     // A 10 MB request is read whole and answered (here: a tool error about the name).
@@ -571,8 +586,7 @@ async fn malformed_input_on_stdin_gets_errors_and_the_server_keeps_serving() {
             .await;
         let reply = raw.response(id).await.expect("an answer");
         assert!(reply.get("result").is_none(), "{reply}");
-        // rmcp answers "Method not found" here, not -32602 Invalid params.
-        assert_eq!(reply["error"]["code"], -32601, "{reply}");
+        assert_eq!(reply["error"]["code"], -32602, "{reply}");
     }
 
     raw.send(json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
