@@ -51,7 +51,26 @@ pub struct WhereCondition {
     /// `isTrue` and `isFalse`; an array of conditions for `or` and `and`. Dates are
     /// `YYYY-MM-DD`, date-times `YYYY-MM-DD HH:MM:SS` in UTC.
     #[serde(default)]
+    #[schemars(schema_with = "value_schema")]
     pub value: Option<Value>,
+}
+
+/// The schema of [`WhereCondition::value`]: a scalar, or a list (the values of `in`/`notIn`/
+/// `between`, or the conditions of a group) capped as the validator caps it, so clients see the
+/// same bound as every other list argument. The validator, not this schema, checks that the
+/// shape fits the operator.
+fn value_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let item = serde_json::json!({"anyOf": [
+        {"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "object"},
+    ]});
+    schemars::json_schema!({
+        "anyOf": [
+            {"type": "string"},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "array", "items": item, "maxItems": WhereLimits::default().max_values},
+        ]
+    })
 }
 
 /// A comparison operator of EspoCRM's where language.

@@ -269,7 +269,7 @@ async fn a_wrongly_typed_tool_argument_is_named() {
         (
             json!({"entityType": "Account", "select": "name"}),
             "select",
-            "expected a sequence",
+            "expected a list",
         ),
     ] {
         let what = format!("search {arguments}");

@@ -49,7 +49,7 @@ async fn every_list_argument_states_its_cap() {
         let mut found = Vec::new();
         arrays(&schema, &tool.name, &mut found);
         for (path, array) in found {
-            // `where` values are free-form JSON, bounded by the where validator.
+            // `where` values included: their lists carry the where validator's own cap.
             let cap = array.get("maxItems").and_then(Value::as_u64);
             assert!(
                 cap.is_some_and(|cap| (1..=100).contains(&cap)),
