@@ -14,7 +14,7 @@
 //! and `check`; `--config`, `--read-only`, `--toolsets` and `--entities` (which limit the tools,
 //! `toolsets.rs`) on those and `tools`; `sandbox` and `seed` on none of them. Flags written
 //! before the subcommand are handed down to it, or refused when it does not use them
-//! ([`hand_down`]), so `espomcp --demo` and `espomcp --demo call …` keep working.
+//! (`hand_down`), so `espomcp --demo` and `espomcp --demo call …` keep working.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,7 +1,17 @@
 //! espomcp: an MCP server for EspoCRM.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`espomcp sandbox`, and the MCP server commands as they land).
+//! - [`cli`]: the command line: `serve` (stdio, or `--http`), `tools`, `call`, `check`, `seed`,
+//!   `sandbox`; each subcommand takes only its own flags.
+//! - [`runtime`]: starts the actors and the server (and, with `--demo`, an in-process sandbox).
+//! - [`server`]: the rmcp `ServerHandler`: capabilities, routing to the tool routers, the audit
+//!   watch and the per-call time limit.
+//! - [`tools`]: the tool families (read, power, write, the human delete confirmation) and the
+//!   portable schemas of their parameters and answers.
+//! - [`validate`]: pure validators of names, ids, list caps, `where` filters and write data.
+//! - [`espo`]: EspoCRM's wire model: fields to attributes, list queries, the shape of answers.
+//! - [`resources`] and [`completions`]: `espocrm://` resources and `completion/complete`, both
+//!   served by the tools' own code.
 //! - [`config`]: the settings, from built-in defaults, the TOML file and the environment, checked.
 //! - [`telemetry`]: logging to stderr (and a file), and the redaction of bodies logged at TRACE.
 //! - [`error`]: [`error::ToolError`] and the stable error codes tool calls fail with.

@@ -8,7 +8,7 @@
 //!   as soon as it passes the limit and the rest of it is skipped up to its newline without
 //!   being kept. Each line is decided on by [`framing::decode`]: a message goes to rmcp, a
 //!   refusal is answered here.
-//! - **Writing.** rmcp's responses and the refusals go through one [`Output`]: a mutex over
+//! - **Writing.** rmcp's responses and the refusals go through one `Output`: a mutex over
 //!   stdout and a buffer. A message is serialised into the buffer and the buffer written out
 //!   under the lock, so lines never interleave, and a write cut short (rmcp polls `receive`
 //!   inside a `select!`, which drops it when another branch is ready) leaves the rest in the
