@@ -270,6 +270,14 @@ impl Server {
         }
     }
 
+    /// A server on the legacy era without the request-rate limit, for tests that make many calls.
+    pub async fn unthrottled(sandbox: &Sandbox) -> Server {
+        Server::builder(sandbox)
+            .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
+            .start()
+            .await
+    }
+
     pub async fn start(sandbox: &Sandbox, era: Era) -> Server {
         Server::builder(sandbox).era(era).start().await
     }
@@ -560,32 +568,30 @@ impl<'a> Direct<'a> {
 
     /// Creates a record; returns its id.
     pub async fn create(&self, entity: &str, body: Value) -> String {
-        let response = self
-            .http
-            .post(self.url(entity))
-            .header("X-Api-Key", &self.sandbox.agent_api_key)
-            .json(&body)
-            .send()
-            .await
-            .expect("the sandbox answers");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {entity}: {status} {body}");
-        body["id"].as_str().expect("the new id").to_owned()
+        let answer = self.write(reqwest::Method::POST, entity, body).await;
+        answer["id"].as_str().expect("the new id").to_owned()
     }
 
     /// Changes a record behind espomcp's back, as a person in EspoCRM's web UI would.
     pub async fn update(&self, entity: &str, id: &str, body: Value) {
+        self.write(reqwest::Method::PUT, &format!("{entity}/{id}"), body)
+            .await;
+    }
+
+    /// Sends one write as the agent's API user; fails the test unless it succeeds.
+    async fn write(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let response = self
             .http
-            .put(self.url(&format!("{entity}/{id}")))
+            .request(method.clone(), self.url(path))
             .header("X-Api-Key", &self.sandbox.agent_api_key)
             .json(&body)
             .send()
             .await
             .expect("the sandbox answers");
         let status = response.status();
-        assert!(status.is_success(), "PUT {entity}/{id}: {status}");
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        answer
     }
 }
 

@@ -13,10 +13,7 @@ use crate::common::{Direct, Server, assert_no_upstream_write, sandbox, std_comma
 type Object = Map<String, Value>;
 
 async fn start(sandbox: &Sandbox) -> Server {
-    Server::builder(sandbox)
-        .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
-        .start()
-        .await
+    Server::unthrottled(sandbox).await
 }
 
 /// The id of the first record of a type in the demo data.

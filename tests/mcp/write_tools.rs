@@ -21,12 +21,8 @@ const AGENT_ADDRESS: &str = "mcp-agent@example.com";
 
 type Object = Map<String, Value>;
 
-/// A server on the legacy era without the request-rate limit (these tests make many calls).
 async fn start(sandbox: &Sandbox) -> Server {
-    Server::builder(sandbox)
-        .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
-        .start()
-        .await
+    Server::unthrottled(sandbox).await
 }
 
 /// The requests that could change data (every method but GET), by route.
