@@ -43,6 +43,7 @@ pub mod framing;
 pub mod http;
 pub mod outbound;
 pub mod resources;
+pub mod rules;
 pub mod runtime;
 pub mod seed;
 pub mod server;
