@@ -1,8 +1,11 @@
 //! Integration tests of the `espomcp` binary: each test starts an in-process EspoCRM sandbox,
 //! spawns the real server over stdio and talks MCP to it with rmcp's client, on the 2025-11-25
-//! handshake or the 2026-07-28 `server/discover` lifecycle.
+//! handshake or the 2026-07-28 `server/discover` lifecycle. Tests about timing (expiry, TTLs,
+//! cancellations, retries) run the same server in process instead, over an in-memory pipe, and
+//! move tokio's paused clock rather than wait in real time.
 //!
-//! - `common`: starting sandboxes and servers, calling tools, reading the sandbox directly.
+//! - `common`: starting sandboxes and servers (child process or in process), calling tools,
+//!   reading the sandbox directly, letting time pass on tokio's clock.
 //! - `eras`: identity, instructions and tools on both protocol eras; protocol errors.
 //! - `read_tools`: the success path of every read tool, on both eras, checked against the data.
 //! - `errors`: every error code the read tools produce.

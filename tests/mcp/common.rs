@@ -1,6 +1,12 @@
 //! What every test needs: an in-process sandbox, the real `espomcp` binary spawned over stdio
 //! with rmcp's child-process client on a chosen protocol era, and an independent view of the
 //! sandbox's data over plain HTTP (reqwest), to check the tools' answers against.
+//!
+//! Tests about timing (expiry, TTLs, what happens or does not after a cancellation) run the
+//! server in the test's own process instead ([`InProcess`]: the library's runtime over a
+//! `tokio::io::duplex` pipe, with espomcp's own stdio framing on the server's end), so they can
+//! move tokio's clock rather than wait for it ([`let_time_pass`], [`fast_forward`]). The
+//! child process stays for what is about the process: stdio, logs, exit, the command line.
 
 use std::future::Future;
 use std::path::Path;
@@ -9,6 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use espocrm_sandbox::Sandbox;
+use espomcp::config::{Config, Environment, LoadOptions};
+use espomcp::runtime::Runtime;
+use espomcp::stdio::StdioTransport;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
     JsonObject, ProtocolVersion,
@@ -186,13 +195,24 @@ pub struct ServerBuilder<'a> {
     env: Vec<(String, String)>,
 }
 
-/// `espomcp` running as a child process, with a connected client.
+/// `espomcp` running as a child process, or in this process, with a connected client.
 pub struct Server {
     pub client: Client,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    stderr_task: tokio::task::JoinHandle<()>,
-    /// The server's HOME and config directory, removed when the server is dropped.
+    backend: Backend,
+    /// The server's HOME and config directory, removed when the server is dropped (a child's;
+    /// a server in process reads no HOME).
     _home: TempDir,
+}
+
+/// Where the server runs.
+enum Backend {
+    /// The real binary; its stderr is collected until it exits.
+    Child {
+        stderr: Arc<Mutex<Vec<u8>>>,
+        stderr_task: tokio::task::JoinHandle<()>,
+    },
+    /// The library's runtime in the test's own runtime, whose clock the test may move.
+    InProcess(Box<InProcess>),
 }
 
 impl<'a> ServerBuilder<'a> {
@@ -213,6 +233,18 @@ impl<'a> ServerBuilder<'a> {
 
     pub async fn start(self) -> Server {
         Server::start_at(&self.sandbox.url, &self.api_key, self.era, &self.env).await
+    }
+
+    /// The same server in this process (see [`InProcess`]): for tests that move tokio's clock.
+    pub async fn start_in_process(self) -> Server {
+        let (server, transport) =
+            InProcess::start(&self.sandbox.url, &self.api_key, &self.env).await;
+        let client = connect(transport, self.era).await;
+        Server {
+            client,
+            backend: Backend::InProcess(Box::new(server)),
+            _home: TempDir::new().expect("a temporary home"),
+        }
     }
 }
 
@@ -247,8 +279,10 @@ impl Server {
         let client = connect(transport, era).await;
         Server {
             client,
-            stderr: captured,
-            stderr_task,
+            backend: Backend::Child {
+                stderr: captured,
+                stderr_task,
+            },
             _home: home,
         }
     }
@@ -339,17 +373,122 @@ impl Server {
         assert_eq!(page["list"].as_array().map(Vec::len), Some(1), "{page}");
     }
 
-    /// Closes the session (stdin), waits for the child, and returns what it wrote to stderr.
+    /// Closes the session (stdin), waits for the child, and returns what it wrote to stderr
+    /// (nothing for a server in this process, which logs nowhere).
     pub async fn stop(self) -> String {
         let Server {
-            client,
-            stderr,
-            stderr_task,
-            ..
+            client, backend, ..
         } = self;
         let _ = tokio::time::timeout(PATIENCE, client.cancel()).await;
-        let _ = tokio::time::timeout(PATIENCE, stderr_task).await;
-        String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned()
+        match backend {
+            Backend::Child {
+                stderr,
+                stderr_task,
+            } => {
+                let _ = tokio::time::timeout(PATIENCE, stderr_task).await;
+                String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned()
+            }
+            Backend::InProcess(server) => {
+                server.stop().await;
+                String::new()
+            }
+        }
+    }
+}
+
+/// espomcp's server in the test's own process: the configuration loaded from the given
+/// variables alone (no file, no process environment), [`Runtime::start`] and the entity-type
+/// check as `espomcp serve` does them, and the MCP session over an in-memory pipe with
+/// espomcp's stdio framing on the server's end. No logging is set up (the subscriber is
+/// global to the process), so tests about logs use the child process.
+///
+/// Everything then runs on the test's runtime: the sandbox, the actors and both ends of the
+/// session. On a `current_thread` runtime the test can pause tokio's clock and move it, and
+/// every timer of the server moves with it.
+pub struct InProcess {
+    runtime: Runtime,
+    /// The MCP session's service loop; it ends when the client closes its end of the pipe.
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl InProcess {
+    /// Starts the server on EspoCRM at `url`; returns it and the client's end of the pipe.
+    pub async fn start(
+        url: &str,
+        api_key: &str,
+        env: &[(String, String)],
+    ) -> (InProcess, tokio::io::DuplexStream) {
+        let variables = [("ESPOCRM_URL", url), ("ESPOCRM_API_KEY", api_key)]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .chain(env.iter().cloned());
+        let options = LoadOptions {
+            env: variables.collect::<Environment>(),
+            ..LoadOptions::default()
+        };
+        let config = Config::load(options)
+            .unwrap_or_else(|e| panic!("the configuration loads: {e}"))
+            .config;
+        let runtime = Runtime::start(&config)
+            .await
+            .unwrap_or_else(|e| panic!("the runtime starts: {e}"));
+        runtime
+            .check_entity_types()
+            .await
+            .unwrap_or_else(|e| panic!("the entity types check: {e}"));
+        let (client_end, server_end) = tokio::io::duplex(1 << 16);
+        let (reader, writer) = tokio::io::split(server_end);
+        let server = runtime.server.clone();
+        // The server answers the client's first message, so it must be serving before the
+        // client connects.
+        let serving = tokio::spawn(async move {
+            let running = server
+                .serve(StdioTransport::new(reader, writer))
+                .await
+                .unwrap_or_else(|e| panic!("the MCP session starts: {e}"));
+            let _ = running.waiting().await;
+        });
+        (InProcess { runtime, serving }, client_end)
+    }
+
+    /// Waits for the session to end (the client must have closed it), then stops the actors.
+    pub async fn stop(self) {
+        let _ = tokio::time::timeout(PATIENCE, self.serving).await;
+        self.runtime.stop().await;
+    }
+}
+
+/// Lets `duration` pass on tokio's clock at once: the clock is paused, the test sleeps on it
+/// (whenever nothing in the runtime is ready to run, tokio jumps to the next timer), and it
+/// resumes `duration` later than it was. Every timer and `tokio::time::Instant` of an
+/// [`InProcess`] server sees the time go by. Needs a `current_thread` runtime.
+///
+/// Nothing due after `duration` can fire early: the sleep itself is the last timer the jumps
+/// may reach. So a window short of every request timeout cannot end a request in flight, even
+/// when the runtime jumps while its bytes are still on their way over loopback TCP.
+pub async fn let_time_pass(duration: Duration) {
+    tokio::time::pause();
+    tokio::time::sleep(duration).await;
+    tokio::time::resume();
+}
+
+/// Awaits `work` on a paused clock for at most `window` of it (as [`let_time_pass`]): the
+/// timers of the work (the sandbox's latency, the server's own waits) fire as soon as the
+/// runtime is idle instead of in real time. If the window passes first, the clock resumes and
+/// the work goes on in real time, so a jump of the paused clock can shorten a wait but never
+/// fail one. Needs a `current_thread` runtime.
+pub async fn fast_forward<F: Future>(window: Duration, work: F) -> F::Output {
+    tokio::pin!(work);
+    tokio::time::pause();
+    let done = tokio::select! {
+        biased;
+        out = &mut work => Some(out),
+        () = tokio::time::sleep(window) => None,
+    };
+    tokio::time::resume();
+    match done {
+        Some(out) => out,
+        None => work.await,
     }
 }
 
@@ -595,7 +734,10 @@ impl<'a> Direct<'a> {
     }
 }
 
-/// Polls `check` every 50 ms until it holds, failing after `deadline`.
+/// Polls `check` every 50 ms until it holds, failing after `deadline`. For state outside the
+/// test's runtime that offers nothing to await (a child process's port, what it has sent to
+/// the sandbox), so the sleep between polls is real time; tests that can run the server in
+/// process wait on tokio's clock instead ([`let_time_pass`], [`fast_forward`]).
 pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,

@@ -12,7 +12,7 @@ use espocrm_sandbox::{FaultConfig, FaultScope};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::common::{Direct, Era, Server, sandbox, success_of};
+use crate::common::{Direct, Era, Server, fast_forward, let_time_pass, sandbox, success_of};
 
 async fn account_ids(sandbox: &espocrm_sandbox::Sandbox, n: usize) -> Vec<String> {
     let ids: Vec<String> = Direct::new(sandbox)
@@ -339,8 +339,9 @@ async fn retries_stay_within_the_in_flight_budget() {
 
 /// A call the client cancels while it still waits in the gateway's queue is not sent: MCP
 /// receivers should stop processing a cancelled request, and the gateway drops queued requests
-/// whose caller has gone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// whose caller has gone. In process, on tokio's clock: the slow answer and the watch for a
+/// second request pass without waiting for them.
+#[tokio::test]
 async fn a_cancelled_call_still_queued_is_not_sent() {
     use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
     use rmcp::service::PeerRequestOptions;
@@ -350,7 +351,7 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
     let server = Server::builder(&sandbox)
         .env("SERVER_RATE_LIMIT_MAX_CONCURRENT", 1)
         .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
-        .start()
+        .start_in_process()
         .await;
     server.ok("list_entity_types", json!({})).await;
     // A long answer for the one call in flight, so the cancellations certainly reach the
@@ -375,10 +376,16 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
     // The first call takes the only slot; wait until EspoCRM sees it, so the order in which
     // the server happens to start its tasks cannot matter.
     let first = send(&ids[0]).await.expect("sent");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sandbox.stats().count("GET Account/{id}") < 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The deadline is on tokio's clock, which the paused window moves.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    fast_forward(Duration::from_secs(1), async {
+        while sandbox.stats().count("GET Account/{id}") < 1
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     // Five more wait in the gateway's queue behind it; the client gives up on all of them.
     let mut queued = Vec::new();
     for id in &ids[1..] {
@@ -388,25 +395,18 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
     // different paths to the transport), and a server ignores cancellations of requests it has
     // not seen. Give the requests a moment to reach the server first; the call in flight holds
     // the only slot for 1.5 s, so they are still queued when the cancellations arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let_time_pass(Duration::from_millis(300)).await;
     for handle in queued {
         handle
             .cancel(Some("the user gave up".into()))
             .await
             .expect("cancelled");
     }
-    first
-        .await_response()
+    fast_forward(Duration::from_secs(2), first.await_response())
         .await
         .expect("the first call answers");
     // A second request would start as soon as the first finished; give it time to show up.
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(2000) {
-        if sandbox.stats().count("GET Account/{id}") > 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let_time_pass(Duration::from_millis(2000)).await;
     let stats = sandbox.stats();
     let sent = stats.count("GET Account/{id}");
     sandbox.set_faults(FaultConfig::default());

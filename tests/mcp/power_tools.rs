@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use espocrm_sandbox::{FaultConfig, Sandbox};
 use rmcp::model::{
@@ -18,10 +18,11 @@ use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Map, Value, json};
 use tempfile::TempDir;
+use tokio::sync::watch;
 
 use crate::common::{
-    Direct, Era, PATIENCE, Server, assert_no_upstream_request, command, number, record_url,
-    sandbox, success_of,
+    Direct, Era, InProcess, PATIENCE, Server, assert_no_upstream_request, command, fast_forward,
+    let_time_pass, number, record_url, sandbox, success_of,
 };
 
 type Record = Map<String, Value>;
@@ -46,9 +47,20 @@ fn close(a: f64, b: f64) -> bool {
 // A client that records progress notifications
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct ProgressClient {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    /// How many have arrived, for the tests to wait on instead of polling.
+    arrived: Arc<watch::Sender<usize>>,
+}
+
+impl Default for ProgressClient {
+    fn default() -> Self {
+        ProgressClient {
+            progress: Arc::default(),
+            arrived: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl ClientHandler for ProgressClient {
@@ -65,14 +77,19 @@ impl ClientHandler for ProgressClient {
         params: ProgressNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        self.progress.lock().unwrap().push(params);
+        let mut progress = self.progress.lock().unwrap();
+        progress.push(params);
+        self.arrived.send_replace(progress.len());
     }
 }
 
 struct ProgressSession {
     client: RunningService<RoleClient, ProgressClient>,
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    _home: TempDir,
+    arrived: Arc<watch::Sender<usize>>,
+    /// The child process's HOME, or the server in this process.
+    _home: Option<TempDir>,
+    in_process: Option<InProcess>,
 }
 
 impl ProgressSession {
@@ -90,8 +107,32 @@ impl ProgressSession {
             .stderr(Stdio::null())
             .spawn()
             .expect("espomcp spawns");
+        let mut session = ProgressSession::connect(transport).await;
+        session._home = Some(home);
+        session
+    }
+
+    /// The same session with the server in this process, for tests that move tokio's clock.
+    async fn start_in_process(sandbox: &Sandbox, env: &[(&str, &str)]) -> ProgressSession {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        let (server, transport) =
+            InProcess::start(&sandbox.url, &sandbox.agent_api_key, &env).await;
+        let mut session = ProgressSession::connect(transport).await;
+        session.in_process = Some(server);
+        session
+    }
+
+    async fn connect<T, E, A>(transport: T) -> ProgressSession
+    where
+        T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let handler = ProgressClient::default();
         let progress = handler.progress.clone();
+        let arrived = handler.arrived.clone();
         let client = handler
             .serve(transport)
             .await
@@ -99,7 +140,9 @@ impl ProgressSession {
         ProgressSession {
             client,
             progress,
-            _home: home,
+            arrived,
+            _home: None,
+            in_process: None,
         }
     }
 
@@ -107,8 +150,17 @@ impl ProgressSession {
         self.progress.lock().unwrap().clone()
     }
 
+    /// Waits until `count` notifications have arrived, at most `deadline`.
+    async fn wait_for_progress(&self, count: usize, deadline: Duration) {
+        let mut arrived = self.arrived.subscribe();
+        let _ = tokio::time::timeout(deadline, arrived.wait_for(|n| *n >= count)).await;
+    }
+
     async fn stop(self) {
         let _ = tokio::time::timeout(PATIENCE, self.client.cancel()).await;
+        if let Some(server) = self.in_process {
+            server.stop().await;
+        }
     }
 }
 
@@ -668,10 +720,9 @@ async fn aggregate_reports_progress_while_paging() {
     assert_eq!(answer["total"], json!(total));
     // Notifications may trail the result by a moment.
     let pages = total.div_ceil(20);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while session.progress().len() < pages && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    session
+        .wait_for_progress(pages, Duration::from_secs(20))
+        .await;
     let progress = session.progress();
     assert_eq!(progress.len(), pages, "one notification per page");
     // The server sends them in order; the client may hand them to its handler out of order
@@ -684,10 +735,12 @@ async fn aggregate_reports_progress_while_paging() {
     session.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// In process, on tokio's clock: the sandbox's slow pages and the watch for pages after the
+/// cancellation pass without waiting for them.
+#[tokio::test]
 async fn a_cancelled_aggregate_stops_paging() {
     let sandbox = sandbox().await;
-    let session = ProgressSession::start(
+    let session = ProgressSession::start_in_process(
         &sandbox,
         &[
             ("SERVER_MAX_LIMIT", "5"),
@@ -719,19 +772,20 @@ async fn a_cancelled_aggregate_stops_paging() {
         )
         .await
         .expect("sent");
-    let deadline = Instant::now() + PATIENCE;
-    while session.progress().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    fast_forward(
+        Duration::from_secs(1),
+        session.wait_for_progress(1, PATIENCE),
+    )
+    .await;
     assert!(!session.progress().is_empty(), "a first progress");
     handle
         .cancel(Some("enough".into()))
         .await
         .expect("cancelled");
     // The page in flight at the cancellation may still arrive; nothing after it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let_time_pass(Duration::from_millis(500)).await;
     let after_cancel = sandbox.stats().count("GET Opportunity");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let_time_pass(Duration::from_millis(1500)).await;
     let later = sandbox.stats().count("GET Opportunity");
     sandbox.set_faults(FaultConfig::default());
     assert_eq!(after_cancel, later, "paging went on after the cancellation");

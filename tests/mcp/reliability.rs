@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinSet;
 
-use crate::common::{Direct, PATIENCE, Server, command, error_of, sandbox, success_of};
+use crate::common::{
+    Direct, PATIENCE, Server, command, error_of, fast_forward, sandbox, success_of,
+};
 
 fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
     CallToolRequestParams::new(tool.to_owned())
@@ -140,9 +142,15 @@ async fn reads_under_500s_and_writes_under_drops_are_answered_and_never_resent()
 // 2. The sandbox stops with calls in flight, then comes back on the same address
 // ------------------------------------------------------------------------------------------
 
+/// The longest the paused clock may run ahead in one wait: past the sandbox's latencies and
+/// the gateway's retries, short of the PATIENCE guards and the request timeout.
+const WINDOW: Duration = Duration::from_secs(5);
+
 /// The sandbox stops while calls are in flight and comes back on the same address: nothing
-/// hangs, later calls succeed, and no slot of the in-flight budget (2) leaked.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// hangs, later calls succeed, and no slot of the in-flight budget (2) leaked. In process, on
+/// tokio's clock: the sandbox's slow answers and the gateway's retries pass without waiting for
+/// them (each wait in a window shorter than the PATIENCE guards and the request timeout).
+#[tokio::test]
 async fn a_stopped_then_restarted_upstream_leaves_no_hang_and_no_leaked_slot() {
     let first = sandbox().await;
     let addr = first.addr.to_string();
@@ -151,7 +159,7 @@ async fn a_stopped_then_restarted_upstream_leaves_no_hang_and_no_leaked_slot() {
     let server = Server::builder(&first)
         .env("SERVER_RATE_LIMIT_MAX_CONCURRENT", 2)
         .env("SERVER_RATE_LIMIT_REQUESTS_PER_SECOND", 0)
-        .start()
+        .start_in_process()
         .await;
     server.ok("list_entity_types", json!({})).await;
     server
@@ -170,16 +178,19 @@ async fn a_stopped_then_restarted_upstream_leaves_no_hang_and_no_leaked_slot() {
         in_flight.spawn(async move { tokio::time::timeout(PATIENCE, peer.call_tool(p)).await });
     }
     // Stop once the first requests have arrived (both slots taken; the count only grows, so a
-    // slow poll cannot miss it).
-    let deadline = Instant::now() + PATIENCE;
-    while first.stats().count("GET Account/{id}") < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the calls never reached the sandbox"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tokio::time::timeout(PATIENCE, first.stop())
+    // slow poll cannot miss it). The deadline is on tokio's clock, which the window moves.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    fast_forward(WINDOW, async {
+        while first.stats().count("GET Account/{id}") < 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the calls never reached the sandbox"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    fast_forward(WINDOW, tokio::time::timeout(PATIENCE, first.stop()))
         .await
         .expect("the sandbox stops");
 
@@ -188,7 +199,7 @@ async fn a_stopped_then_restarted_upstream_leaves_no_hang_and_no_leaked_slot() {
     // the sandbox were answered and the 2 still queued in the gateway met a closed port
     // (connection refused, retried, then a retryable UPSTREAM_ERROR); both outcomes are allowed.
     let (mut ok, mut failed) = (0, 0);
-    while let Some(joined) = in_flight.join_next().await {
+    while let Some(joined) = fast_forward(WINDOW, in_flight.join_next()).await {
         let result = joined
             .expect("the task ran")
             .expect("an in-flight call ended within the guard")
@@ -208,9 +219,11 @@ async fn a_stopped_then_restarted_upstream_leaves_no_hang_and_no_leaked_slot() {
     eprintln!("in flight when the sandbox stopped: {ok} answered, {failed} failed");
 
     // While it is down: an error, not a hang.
-    let result = server
-        .call("get", json!({"entityType": "Account", "id": ids[1]}))
-        .await;
+    let result = fast_forward(
+        WINDOW,
+        server.call("get", json!({"entityType": "Account", "id": ids[1]})),
+    )
+    .await;
     let error = error_of(&result, "get while the upstream is down");
     assert_eq!(error["code"], "UPSTREAM_ERROR", "{error:?}");
 
@@ -243,7 +256,7 @@ async fn a_stopped_then_restarted_upstream_leaves_no_hang_and_no_leaked_slot() {
         let p = params("get", json!({"entityType": "Account", "id": id}));
         calls.spawn(async move { tokio::time::timeout(PATIENCE, peer.call_tool(p)).await });
     }
-    while let Some(joined) = calls.join_next().await {
+    while let Some(joined) = fast_forward(WINDOW, calls.join_next()).await {
         let result = joined
             .expect("the task ran")
             .expect("answered within the guard")
@@ -458,16 +471,12 @@ impl Raw {
         reply
     }
 
-    /// Waits for the process to exit, polling, with PATIENCE as the hang guard.
+    /// Waits for the process to exit, with PATIENCE as the hang guard.
     pub(crate) async fn exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "espomcp did not exit");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("espomcp did not exit")
+            .expect("wait")
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use espocrm_sandbox::{Sandbox, Stats};
 use serde_json::{Map, Value, json};
 
-use crate::common::{Direct, Era, Server, confirm_concurrently, number, sandbox};
+use crate::common::{Direct, Era, Server, confirm_concurrently, let_time_pass, number, sandbox};
 
 /// A well-formed id no record has.
 const MISSING_ID: &str = "0123456789abcdef0";
@@ -1575,13 +1575,14 @@ async fn a_preview_confirms_only_its_own_record() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// In process, on tokio's clock: the preview's TTL passes without waiting for it.
+#[tokio::test]
 async fn an_expired_preview_does_not_confirm() {
     let sandbox = sandbox().await;
     let id = account_to_delete(&sandbox, "Writetest Expired KG").await;
     let server = Server::builder(&sandbox)
         .env("SERVER_DELETE_CONFIRMATION_TTL_SECS", 1)
-        .start()
+        .start_in_process()
         .await;
     let preview = server
         .ok(
@@ -1591,7 +1592,7 @@ async fn an_expired_preview_does_not_confirm() {
         .await;
     assert_eq!(preview["status"], "preview");
     assert_eq!(preview["expiresInSecs"], 1, "{preview}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let_time_pass(Duration::from_millis(1500)).await;
     let error = refused(
         &server,
         &sandbox,
