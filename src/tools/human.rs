@@ -434,6 +434,7 @@ mod tests {
     fn should_refuse_an_expired_state() {
         let human = confirmation(Duration::ZERO);
         let state = human.seal("stdio", "Account", "a1", 7);
+        // Real time: rmcp's codec checks the expiry against the wall clock, not tokio's.
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
             human.open(&state, "stdio", "Account", "a1"),

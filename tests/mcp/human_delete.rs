@@ -588,6 +588,9 @@ async fn an_expired_request_state_is_refused() {
     .await;
     server.preview(&id).await;
     let state = server.ask(&id).await.request_state.expect("a requestState");
+    // This wait stays in real time: the requestState's expiry is sealed and checked by rmcp's
+    // `RequestStateCodec` against the wall clock (`chrono::Utc::now()`), which tokio's paused
+    // clock does not move, and the TTL's least value is 1 s.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let error = error_of(&server.answer(&id, yes(), &state).await, "a late answer");
     assert_eq!(error["code"], "DELETE_NOT_CONFIRMED", "{error:?}");
