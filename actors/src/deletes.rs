@@ -29,12 +29,12 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::{SpawnError, UpstreamError};
+use crate::plumbing;
 
 const ACTOR_NAME: &str = "delete confirmations";
 
@@ -144,13 +144,7 @@ impl DeleteConfirmations {
             ttl: ttl.min(MAX_TTL),
             capacity: capacity.get(),
         };
-        let (actor, join) =
-            Actor::spawn(None, ConfirmationsActor, args)
-                .await
-                .map_err(|error| SpawnError::Actor {
-                    actor: ACTOR_NAME,
-                    message: error.to_string(),
-                })?;
+        let (actor, join) = plumbing::spawn(ACTOR_NAME, ConfirmationsActor, args).await?;
         Ok((Self { actor }, join))
     }
 
@@ -168,14 +162,8 @@ impl DeleteConfirmations {
         state: RecordState,
     ) -> Result<PendingDelete, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
-        let outcome = self
-            .actor
-            .call(
-                |reply| ConfirmationsMsg::Register(key, state, reply),
-                Some(REPLY_TIMEOUT),
-            )
-            .await;
-        flatten(outcome)
+        self.call(|reply| ConfirmationsMsg::Register(key, state, reply))
+            .await
     }
 
     /// Claims `owner`'s pending preview of exactly (`entity_type`, `id`). `Claimed` is answered
@@ -210,14 +198,8 @@ impl DeleteConfirmations {
         token: Option<u64>,
     ) -> Result<ClaimOutcome, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
-        let outcome = self
-            .actor
-            .call(
-                |reply| ConfirmationsMsg::Claim(key, token, reply),
-                Some(REPLY_TIMEOUT),
-            )
-            .await;
-        flatten(outcome)
+        self.call(|reply| ConfirmationsMsg::Claim(key, token, reply))
+            .await
     }
 
     /// Forgets `owner`'s preview of (`entity_type`, `id`), claimed or not, because the person
@@ -230,14 +212,8 @@ impl DeleteConfirmations {
         owner: &str,
     ) -> Result<bool, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
-        let outcome = self
-            .actor
-            .call(
-                |reply| ConfirmationsMsg::Refuse(key, reply),
-                Some(REPLY_TIMEOUT),
-            )
-            .await;
-        flatten(outcome)
+        self.call(|reply| ConfirmationsMsg::Refuse(key, reply))
+            .await
     }
 
     /// Whether `owner`'s preview of (`entity_type`, `id`) could be claimed now, without claiming
@@ -249,14 +225,8 @@ impl DeleteConfirmations {
         owner: &str,
     ) -> Result<PreviewStatus, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
-        let outcome = self
-            .actor
-            .call(
-                |reply| ConfirmationsMsg::Status(key, reply),
-                Some(REPLY_TIMEOUT),
-            )
-            .await;
-        flatten(outcome)
+        self.call(|reply| ConfirmationsMsg::Status(key, reply))
+            .await
     }
 
     /// Gives a claimed preview back after its DELETE request failed, so the agent can confirm
@@ -270,45 +240,29 @@ impl DeleteConfirmations {
         owner: &str,
     ) -> Result<bool, UpstreamError> {
         let key = PreviewKey::new(entity_type, id, owner);
-        let outcome = self
-            .actor
-            .call(
-                |reply| ConfirmationsMsg::Release(key, reply),
-                Some(REPLY_TIMEOUT),
-            )
-            .await;
-        flatten(outcome)
+        self.call(|reply| ConfirmationsMsg::Release(key, reply))
+            .await
     }
 
     /// How many previews could be claimed right now, all owners together.
     pub async fn pending_count(&self) -> Result<usize, UpstreamError> {
-        let outcome = self
-            .actor
-            .call(ConfirmationsMsg::PendingCount, Some(REPLY_TIMEOUT))
-            .await;
-        flatten(outcome)
+        self.call(ConfirmationsMsg::PendingCount).await
     }
 
     /// Stops the actor; every preview is forgotten and later calls get `Unavailable`.
     pub fn stop(&self) {
         self.actor.stop(None);
     }
-}
 
-/// Turns the outcome of an actor call into the caller's result.
-fn flatten<T, M>(
-    outcome: Result<CallResult<T>, ractor::MessagingErr<M>>,
-) -> Result<T, UpstreamError> {
-    let message = match outcome {
-        Ok(CallResult::Success(value)) => return Ok(value),
-        Ok(CallResult::Timeout) => format!("no answer within {} s", REPLY_TIMEOUT.as_secs()),
-        Ok(CallResult::SenderError) => "it stopped before answering".to_owned(),
-        Err(_) => "it is not running".to_owned(),
-    };
-    Err(UpstreamError::Unavailable {
-        actor: ACTOR_NAME,
-        message,
-    })
+    /// Asks the actor and waits for its answer; its silence is `Unavailable`.
+    async fn call<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(RpcReplyPort<T>) -> ConfirmationsMsg,
+    ) -> Result<T, UpstreamError> {
+        plumbing::call(&self.actor, request, REPLY_TIMEOUT)
+            .await
+            .map_err(|silence| silence.unavailable(ACTOR_NAME))
+    }
 }
 
 /// Whose preview of which record. All three must match for a claim.

@@ -20,7 +20,6 @@ use governor::clock::{Clock, MonotonicClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
@@ -29,6 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::endpoint::{build_url, normalize_base_url};
 use crate::error::{SpawnError, UpstreamError};
+use crate::plumbing;
 use crate::retry::{Failure, RetryPolicy};
 use crate::secret::{ApiKey, Scrubber, Secret, bounded};
 use crate::wire::{EspoRequest, EspoResponse};
@@ -166,12 +166,7 @@ impl Gateway {
             base_url,
             api_key,
         };
-        let (actor, join) = Actor::spawn(None, GatewayActor, args)
-            .await
-            .map_err(|error| SpawnError::Actor {
-                actor: ACTOR_NAME,
-                message: error.to_string(),
-            })?;
+        let (actor, join) = plumbing::spawn(ACTOR_NAME, GatewayActor, args).await?;
         Ok((
             Self {
                 actor,
@@ -183,23 +178,17 @@ impl Gateway {
 
     /// Sends one request and waits for its answer; a failure is the error value, whatever it was.
     pub async fn send(&self, request: EspoRequest) -> Result<EspoResponse, UpstreamError> {
-        let outcome = self
-            .actor
-            .call(
-                |reply| GatewayMsg::Send(request, reply),
-                Some(self.reply_timeout),
-            )
-            .await;
-        flatten(outcome, self.reply_timeout)?
+        let send = |reply| GatewayMsg::Send(request, reply);
+        plumbing::call(&self.actor, send, self.reply_timeout)
+            .await
+            .map_err(|silence| silence.unavailable(ACTOR_NAME))?
     }
 
     /// The gateway's counters right now.
     pub async fn stats(&self) -> Result<GatewayStats, UpstreamError> {
-        let outcome = self
-            .actor
-            .call(GatewayMsg::Stats, Some(self.reply_timeout))
-            .await;
-        flatten(outcome, self.reply_timeout)
+        plumbing::call(&self.actor, GatewayMsg::Stats, self.reply_timeout)
+            .await
+            .map_err(|silence| silence.unavailable(ACTOR_NAME))
     }
 
     /// How long `send` waits before giving up on the actor.
@@ -212,23 +201,6 @@ impl Gateway {
     pub fn stop(&self) {
         self.actor.stop(None);
     }
-}
-
-/// Turns the outcome of an actor call into the caller's result.
-fn flatten<T, M>(
-    outcome: Result<CallResult<T>, ractor::MessagingErr<M>>,
-    reply_timeout: Duration,
-) -> Result<T, UpstreamError> {
-    let message = match outcome {
-        Ok(CallResult::Success(value)) => return Ok(value),
-        Ok(CallResult::Timeout) => format!("no answer within {} s", reply_timeout.as_secs()),
-        Ok(CallResult::SenderError) => "it stopped before answering".to_owned(),
-        Err(_) => "it is not running".to_owned(),
-    };
-    Err(UpstreamError::Unavailable {
-        actor: ACTOR_NAME,
-        message,
-    })
 }
 
 /// The gateway actor. Stateless itself; everything lives in [`GatewayState`].

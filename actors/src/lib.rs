@@ -28,6 +28,8 @@
 //!   be looked at without claiming it.
 //! - `prompts.rs` — [`PromptStore`]: the only owner of the prompt template files; the six
 //!   prompts and their arguments, the template syntax, defaults written on first use.
+//! - `plumbing.rs` — how every handle above starts its actor and waits for an answer with a
+//!   timeout, and the `Unavailable` error a caller gets when none comes.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
 //! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
 //! - `secret.rs` — [`ApiKey`] and [`Secret`], which never show themselves, and the [`Scrubber`]
@@ -39,6 +41,7 @@ mod error;
 mod gateway;
 mod json;
 mod metadata;
+mod plumbing;
 mod prompts;
 mod retry;
 mod schema;

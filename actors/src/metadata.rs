@@ -14,13 +14,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::{SpawnError, UpstreamError};
 use crate::gateway::Gateway;
+use crate::plumbing;
 use crate::schema::Schema;
 use crate::wire::EspoRequest;
 
@@ -45,12 +45,8 @@ impl MetadataCache {
         ttl: Duration,
     ) -> Result<(Self, JoinHandle<()>), SpawnError> {
         let reply_timeout = gateway.reply_timeout() + REPLY_MARGIN;
-        let (actor, join) = Actor::spawn(None, MetadataActor, MetadataArgs { gateway, ttl })
-            .await
-            .map_err(|error| SpawnError::Actor {
-                actor: ACTOR_NAME,
-                message: error.to_string(),
-            })?;
+        let args = MetadataArgs { gateway, ttl };
+        let (actor, join) = plumbing::spawn(ACTOR_NAME, MetadataActor, args).await?;
         Ok((
             Self {
                 actor,
@@ -62,22 +58,9 @@ impl MetadataCache {
 
     /// The current schema, fetched first if there is none or it has expired.
     pub async fn schema(&self) -> Result<Arc<Schema>, UpstreamError> {
-        let outcome = self
-            .actor
-            .call(MetadataMsg::Get, Some(self.reply_timeout))
-            .await;
-        let message = match outcome {
-            Ok(CallResult::Success(result)) => return result,
-            Ok(CallResult::Timeout) => {
-                format!("no answer within {} s", self.reply_timeout.as_secs())
-            }
-            Ok(CallResult::SenderError) => "it stopped before answering".to_owned(),
-            Err(_) => "it is not running".to_owned(),
-        };
-        Err(UpstreamError::Unavailable {
-            actor: ACTOR_NAME,
-            message,
-        })
+        plumbing::call(&self.actor, MetadataMsg::Get, self.reply_timeout)
+            .await
+            .map_err(|silence| silence.unavailable(ACTOR_NAME))?
     }
 
     /// Forgets the schema, so the next lookup fetches it again (e.g. after an admin changed

@@ -57,11 +57,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 
 use crate::error::SpawnError;
+use crate::plumbing;
 
 const ACTOR_NAME: &str = "prompt store";
 
@@ -350,12 +350,8 @@ impl PromptStore {
             actor: ACTOR_NAME,
             message: format!("invalid prompts directory {:?}: {error}", dir.display()),
         })?;
-        let (actor, join) = Actor::spawn(None, PromptStoreActor, PromptStoreArgs { dir })
-            .await
-            .map_err(|error| SpawnError::Actor {
-                actor: ACTOR_NAME,
-                message: error.to_string(),
-            })?;
+        let args = PromptStoreArgs { dir };
+        let (actor, join) = plumbing::spawn(ACTOR_NAME, PromptStoreActor, args).await?;
         Ok((Self { actor }, join))
     }
 
@@ -379,20 +375,10 @@ impl PromptStore {
         let prompt =
             find_prompt(name).ok_or_else(|| PromptError::UnknownPrompt(name.to_owned()))?;
         let args = prompt.check_arguments(args)?;
-        let outcome = self
-            .actor
-            .call(
-                |reply| PromptStoreMsg::Render(prompt, args, reply),
-                Some(REPLY_TIMEOUT),
-            )
-            .await;
-        let message = match outcome {
-            Ok(CallResult::Success(result)) => return result,
-            Ok(CallResult::Timeout) => format!("no answer within {} s", REPLY_TIMEOUT.as_secs()),
-            Ok(CallResult::SenderError) => "it stopped before answering".to_owned(),
-            Err(_) => "it is not running".to_owned(),
-        };
-        Err(PromptError::Unavailable(message))
+        let render = |reply| PromptStoreMsg::Render(prompt, args, reply);
+        plumbing::call(&self.actor, render, REPLY_TIMEOUT)
+            .await
+            .map_err(|silence| PromptError::Unavailable(silence.to_string()))?
     }
 
     /// Stops the actor; later renders get `Unavailable`.
