@@ -26,8 +26,10 @@
 //! - `deletes.rs` — [`DeleteConfirmations`]: the only owner of pending delete previews; a
 //!   preview of one record, claimed once by whoever made it, before it expires; its status can
 //!   be looked at without claiming it.
-//! - `prompts.rs` — [`PromptStore`]: the only owner of the prompt template files; the six
-//!   prompts and their arguments, the template syntax, defaults written on first use.
+//! - `prompts/` — [`PromptStore`]: the only owner of the prompt template files. `mod.rs` holds
+//!   the store and its actor; `catalogue.rs` the six prompts and their arguments; `files.rs` the
+//!   reading of a template and the atomic writing of a default on first use; `template.rs` the
+//!   template syntax.
 //! - `plumbing.rs` — how every handle above starts its actor and waits for an answer with a
 //!   timeout, and the `Unavailable` error a caller gets when none comes.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
