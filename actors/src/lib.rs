@@ -33,6 +33,8 @@
 //! - `plumbing.rs` — how every handle above starts its actor and waits for an answer with a
 //!   timeout, and the `Unavailable` error a caller gets when none comes.
 //! - `wire.rs` — [`EspoRequest`], [`EspoResponse`]: what callers send and get back.
+//! - `json.rs` — [`parse_json`]: an answer's body as a `serde_json::Value`, equal to serde_json's
+//!   own parse, with each object's map made at its final size.
 //! - `error.rs` — [`UpstreamError`] (a failed request, as a value) and [`SpawnError`].
 //! - `secret.rs` — [`ApiKey`] and [`Secret`], which never show themselves, and the [`Scrubber`]
 //!   that takes them out of every answer from upstream.
