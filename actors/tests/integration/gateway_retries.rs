@@ -103,8 +103,10 @@ async fn should_not_wait_out_a_retry_after_longer_than_allowed() {
 #[tokio::test]
 async fn should_send_retries_through_the_rate_limiter() {
     // Burst 1 at 5 per second: the retry needs a fresh cell, 200 ms after the first attempt.
+    // A request before it opens the connection, so that both attempts measured travel over an
+    // open one: connecting first would delay the first attempt's arrival, not the retry's.
     let server = MockServer::start(|seen| {
-        if seen.index == 0 {
+        if seen.index == 1 {
             Reply::status(502)
         } else {
             Reply::json("true")
@@ -114,13 +116,17 @@ async fn should_send_retries_through_the_rate_limiter() {
     let mut config = config(&server.base_url);
     config.rate_limit = Some(RateLimit::per_second(nonzero(5)).with_burst(nonzero(1)));
     let gateway = gateway(config).await;
+    gateway
+        .send(EspoRequest::get(["App", "user"]))
+        .await
+        .expect("the connection opens");
 
     gateway
         .send(EspoRequest::get(["Account"]))
         .await
         .expect("the retry succeeds");
 
-    let seen = server.seen();
+    let seen = &server.seen()[1..];
     assert_eq!(seen.len(), 2);
     let waited = seen[1].arrived.duration_since(seen[0].arrived);
     assert!(
