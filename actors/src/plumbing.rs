@@ -6,9 +6,10 @@
 //! [`SpawnError::Actor`] naming the actor; a call that got no answer is a [`NoAnswer`], which
 //! each handle turns into its own error type (`Unavailable`), naming the actor the same way.
 //!
-//! [`call`] builds on ractor's [`ActorRef::call`] rather than its `call_t!` macro: the macro folds
-//! "the actor was not running" and "it stopped before answering" into one
-//! `MessagingErr::ChannelClosed`, and callers are told which of the two happened.
+//! [`call`] is ractor's [`ActorRef::call`] with the outcome sorted once. ractor's `call_t!` macro
+//! would hand each handle a `RactorErr` to sort again (a `SendErr` carrying the message, a
+//! `ChannelClosed` for a dropped reply port, `Timeout`); here the three ways of getting no
+//! answer are [`NoAnswer`], worded in one place.
 
 use std::fmt;
 use std::time::Duration;
