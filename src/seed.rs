@@ -44,8 +44,12 @@ pub const USER_PREFIX: &str = "espomcp-seed-";
 pub const TEMPLATE_SUFFIX: &str = " (espomcp-seed)";
 /// The API user whose key espomcp uses.
 pub const API_USER: &str = "espomcp-seed-agent";
-/// The role of the API user (and of the demo users), as the README recommends it.
-pub const ROLE_NAME: &str = "MCP Agent";
+/// The role of the API user (and of the demo users), as the README recommends it: defined once,
+/// in the sandbox, whose API user holds the same role.
+pub use espocrm_sandbox::roles::{
+    AGENT_ROLE_NAME as ROLE_NAME, AGENT_ROLE_PERMISSIONS as ROLE_PERMISSIONS,
+    agent_role_scopes as role_scopes,
+};
 /// The most regular users seed creates.
 pub const MAX_USERS: usize = USERS.len();
 
@@ -60,53 +64,6 @@ pub const RECORD_TYPES: [&str; 9] = [
     "Call",
     "Case",
     "EmailTemplate",
-];
-
-/// The entity types the "MCP Agent" role may fully use (create, read, edit, delete, stream).
-const CRM_SCOPES: [&str; 8] = [
-    "Account",
-    "Contact",
-    "Lead",
-    "Opportunity",
-    "Task",
-    "Meeting",
-    "Call",
-    "Case",
-];
-
-/// The scope levels of the "MCP Agent" role (Administration > Roles): the CRM types in full,
-/// Email create only (drafts; espomcp never sends), EmailTemplate and User read only. Nothing
-/// else: no mass email, campaigns, email accounts, export or mass update.
-pub fn role_scopes() -> Map<String, Value> {
-    let full =
-        json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "all"});
-    let mut scopes = Map::new();
-    for scope in CRM_SCOPES {
-        scopes.insert(scope.into(), full.clone());
-    }
-    scopes.insert(
-        "Email".into(),
-        json!({"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"}),
-    );
-    scopes.insert(
-        "EmailTemplate".into(),
-        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "all"}),
-    );
-    scopes.insert(
-        "User".into(),
-        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"}),
-    );
-    scopes
-}
-
-/// The role's other permissions: assign records to and mention the users, nothing more.
-pub const ROLE_PERMISSIONS: [(&str, &str); 6] = [
-    ("assignmentPermission", "all"),
-    ("userPermission", "all"),
-    ("messagePermission", "all"),
-    ("mentionPermission", "all"),
-    ("exportPermission", "no"),
-    ("massUpdatePermission", "no"),
 ];
 
 /// A demo user: `espomcp-seed-{key}`.

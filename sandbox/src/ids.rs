@@ -1,10 +1,12 @@
 //! Record ids in EspoCRM's format: 17 lowercase hexadecimal characters, unique per sandbox,
 //! deterministic for a given seed so demo data and tests are reproducible.
 
-/// A splitmix64 sequence; ids are its outputs printed as 17 hex digits.
+use crate::random::Rng;
+
+/// Ids and API keys of a running sandbox: outputs of the sandbox's generator printed as hex.
 #[derive(Debug, Clone)]
 pub struct IdGenerator {
-    state: u64,
+    random: Rng,
     prefix: u64,
 }
 
@@ -12,17 +14,14 @@ impl IdGenerator {
     pub fn new(seed: u64) -> IdGenerator {
         // EspoCRM ids start with a time-derived prefix; a fixed one keeps them look-alike.
         IdGenerator {
-            state: seed ^ 0x9e37_79b9_7f4a_7c15,
+            // Offset from the demo data's sequence of the same seed.
+            random: Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15),
             prefix: 0x6b0,
         }
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.random.next_u64()
     }
 
     pub fn next_id(&mut self) -> String {

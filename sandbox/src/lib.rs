@@ -4,9 +4,13 @@
 //! # Layout
 //! - [`model`]: the entity types (fields, links, scopes, attribute sets), from `data/metadata.json`.
 //! - [`store`]: records, relations, followers, notes, roles; validation and derived attributes.
-//! - [`acl`]: roles and access levels; [`list`]: search parameters and listing.
+//! - [`acl`]: roles and access levels; [`roles`]: the two API users' roles, also used by
+//!   `espomcp seed`.
+//! - [`list`]: search parameters and listing.
 //! - [`query_string`]: PHP-style query decoding; [`where_clause`]: EspoCRM's `where` language.
-//! - `api`: the HTTP routes; [`faults`]: fault injection and observed statistics.
+//! - `api`: the HTTP routes; [`error`]: error answers shaped as EspoCRM's.
+//! - [`faults`]: fault injection and observed statistics.
+//! - [`random`]: the one pseudo-random generator; [`ids`]: record ids and API keys from it.
 //! - [`seed`]: the deterministic demo data; [`Sandbox`]: starting one on a loopback port.
 
 pub mod acl;
@@ -17,6 +21,8 @@ pub mod ids;
 pub mod list;
 pub mod model;
 pub mod query_string;
+pub mod random;
+pub mod roles;
 pub mod seed;
 pub mod store;
 pub mod where_clause;
@@ -235,55 +241,6 @@ fn router(state: Arc<api::ApiState>, control: Arc<faults::Control>) -> Router {
         .layer(axum::middleware::from_fn_with_state(control, faults::layer))
 }
 
-/// The permissions of the recorded "MCP Agent" role: full CRM access, Email create only.
-fn agent_role_data() -> Map<String, Value> {
-    let full =
-        json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "all"});
-    let mut data = Map::new();
-    for scope in [
-        "Account",
-        "Contact",
-        "Lead",
-        "Opportunity",
-        "Task",
-        "Meeting",
-        "Call",
-        "Case",
-    ] {
-        data.insert(scope.into(), full.clone());
-    }
-    data.insert(
-        "Email".into(),
-        json!({"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"}),
-    );
-    data.insert(
-        "EmailTemplate".into(),
-        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "all"}),
-    );
-    data.insert(
-        "User".into(),
-        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"}),
-    );
-    for p in [
-        "assignmentPermission",
-        "userPermission",
-        "messagePermission",
-        "mentionPermission",
-    ] {
-        data.insert(p.into(), json!("all"));
-    }
-    data
-}
-
-/// The recorded "MCP Read Only" role: Account and Contact, read only.
-fn limited_role_data() -> Map<String, Value> {
-    let read = json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"});
-    let mut data = Map::new();
-    data.insert("Account".into(), read.clone());
-    data.insert("Contact".into(), read);
-    data
-}
-
 /// Users, roles and (optionally) the demo data.
 fn build_store(config: &SandboxConfig) -> Result<(Store, (String, String)), SandboxError> {
     let mut ids = IdGenerator::new(config.seed);
@@ -306,14 +263,14 @@ fn build_store(config: &SandboxConfig) -> Result<(Store, (String, String)), Sand
     let stamp = now.format(store::DATETIME_FORMAT).to_string();
     let agent_role = Role {
         id: store.ids.next_id(),
-        name: "MCP Agent".into(),
-        data: agent_role_data(),
+        name: roles::AGENT_ROLE_NAME.into(),
+        data: roles::agent_role_data(),
         created_at: stamp.clone(),
     };
     let limited_role = Role {
         id: store.ids.next_id(),
-        name: "MCP Read Only".into(),
-        data: limited_role_data(),
+        name: roles::LIMITED_ROLE_NAME.into(),
+        data: roles::limited_role_data(),
         created_at: stamp,
     };
     let (agent_role_id, limited_role_id) = (agent_role.id.clone(), limited_role.id.clone());

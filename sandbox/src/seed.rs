@@ -5,14 +5,17 @@
 //! users the MCP server authenticates as, four sales/support users, 200 accounts with their
 //! contacts, leads, opportunities in every stage, tasks, meetings, calls, cases, three e-mail
 //! templates and a few stream posts. Everything is derived from a `seed` and a reference time
-//! `now` through a small built-in PRNG, so the same inputs always give byte-identical records
-//! (tests and demos can rely on them), while another seed gives different but equally
-//! realistic data. Dates of records and activities are placed around `now`, so "overdue",
-//! "upcoming" and "past" filters always find something. All names are invented and every
-//! e-mail address and website uses an `.example.com`, `.example.net` or `.example.org` domain.
+//! `now` through the sandbox's generator ([`crate::random`]), so the same inputs always give
+//! byte-identical records (tests and demos can rely on them), while another seed gives
+//! different but equally realistic data. Dates of records and activities are placed around
+//! `now`, so "overdue", "upcoming" and "past" filters always find something. All names are
+//! invented and every e-mail address and website uses an `.example.com`, `.example.net` or
+//! `.example.org` domain.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use serde_json::{Map, Value, json};
+
+use crate::random::Rng;
 
 /// One record to insert, with its attributes as the REST API would accept them in a create body
 /// (plus `id`, `createdAt`, `createdById`, which the loader keeps for seed records).
@@ -661,100 +664,16 @@ const REGULAR_USERS: [(&str, &str, &str); 4] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// Randomness, ids and time
+// Ids and time
 // ---------------------------------------------------------------------------------------------
 
-/// splitmix64: tiny, fast and good enough for demo data; no dependency needed.
-struct Rng {
-    state: u64,
-}
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self { state: seed }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Uniform index into a collection of `len` items (0 when empty).
-    fn index(&mut self, len: usize) -> usize {
-        self.below(len as u64) as usize
-    }
-
-    /// Uniform in `lo..=hi` (`lo` when the range is empty).
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo {
-            return lo;
-        }
-        let span = hi.abs_diff(lo).saturating_add(1);
-        lo.wrapping_add(self.below(span) as i64)
-    }
-
-    fn percent(&mut self, p: u64) -> bool {
-        self.below(100) < p
-    }
-
-    fn pick<T: Copy, const N: usize>(&mut self, items: &[T; N]) -> T {
-        const { assert!(N > 0) };
-        items[self.index(N)]
-    }
-
-    fn weighted<T: Copy, const N: usize>(&mut self, items: &[(T, u64); N]) -> T {
-        const { assert!(N > 0) };
-        let total: u64 = items.iter().map(|(_, w)| w).sum();
-        let mut r = self.below(total);
-        for &(value, weight) in items {
-            if r < weight {
-                return value;
-            }
-            r -= weight;
-        }
-        items[N - 1].0
-    }
-
-    /// The `i`-th option for the first `N` records (so every option occurs), weighted after.
-    fn covering<T: Copy, const N: usize>(&mut self, i: usize, items: &[(T, u64); N]) -> T {
-        match items.get(i) {
-            Some(&(value, _)) => value,
-            None => self.weighted(items),
-        }
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.index(i + 1);
-            items.swap(i, j);
-        }
-    }
-
-    /// Up to `max` distinct items of `items`, at least one when `items` is not empty.
-    fn some_of<T: Clone>(&mut self, items: &[T], max: usize) -> Vec<T> {
-        let mut pool = items.to_vec();
-        self.shuffle(&mut pool);
-        let wanted = 1 + self.index(max.max(1));
-        pool.truncate(wanted);
-        pool
-    }
-}
+/// The time part of demo ids (2026-11-24, like the recorded instance's).
+const ID_EPOCH_SECS: u32 = 0x6b05_8000;
 
 /// EspoCRM-style ids: PHP `uniqid()` (8 hex digits of seconds, 5 of microseconds) plus 4
 /// random hex digits, 17 characters in all. The clock part starts shortly before `now` and
 /// advances by a random step per id, so ids are unique by construction and sort in insertion
 /// order, like ids of records seeded through the real API.
-/// The time part of demo ids (2026-11-24, like the recorded instance's).
-const ID_EPOCH_SECS: u32 = 0x6b05_8000;
-
 struct IdGen {
     rng: Rng,
     secs: u32,

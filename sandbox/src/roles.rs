@@ -1,0 +1,106 @@
+//! The roles of the sandbox's two API users, defined once. "MCP Agent" is also the role that
+//! `espomcp seed` creates on a real EspoCRM, from these same definitions, so the sandbox and a
+//! seeded EspoCRM grant espomcp the same access.
+
+use serde_json::{Map, Value, json};
+
+/// The role of the full-access API user `mcp-agent` (and of the demo users).
+pub const AGENT_ROLE_NAME: &str = "MCP Agent";
+
+/// The role of the read-only API user `mcp-readonly`.
+pub const LIMITED_ROLE_NAME: &str = "MCP Read Only";
+
+/// The entity types the "MCP Agent" role may fully use (create, read, edit, delete, stream).
+const AGENT_FULL_SCOPES: [&str; 8] = [
+    "Account",
+    "Contact",
+    "Lead",
+    "Opportunity",
+    "Task",
+    "Meeting",
+    "Call",
+    "Case",
+];
+
+/// The scope levels of the "MCP Agent" role (Administration > Roles): the CRM types in full,
+/// Email create only (drafts; espomcp never sends), EmailTemplate and User read only. Nothing
+/// else: no mass email, campaigns, email accounts, export or mass update.
+pub fn agent_role_scopes() -> Map<String, Value> {
+    let full =
+        json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "all"});
+    let mut scopes = Map::new();
+    for scope in AGENT_FULL_SCOPES {
+        scopes.insert(scope.into(), full.clone());
+    }
+    scopes.insert(
+        "Email".into(),
+        json!({"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"}),
+    );
+    scopes.insert(
+        "EmailTemplate".into(),
+        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "all"}),
+    );
+    scopes.insert(
+        "User".into(),
+        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"}),
+    );
+    scopes
+}
+
+/// The "MCP Agent" role's other permissions: assign records to and mention the users, nothing
+/// more. Export and mass update are refused explicitly in what seed sends; the sandbox's
+/// recorded role leaves them out, and an absent permission is "no" there too.
+pub const AGENT_ROLE_PERMISSIONS: [(&str, &str); 6] = [
+    ("assignmentPermission", "all"),
+    ("userPermission", "all"),
+    ("messagePermission", "all"),
+    ("mentionPermission", "all"),
+    ("exportPermission", "no"),
+    ("massUpdatePermission", "no"),
+];
+
+/// The recorded "MCP Agent" role's `data` as the sandbox holds it: the scope levels, then the
+/// permissions it grants (those at "no" are not listed).
+pub fn agent_role_data() -> Map<String, Value> {
+    let mut data = agent_role_scopes();
+    for (permission, level) in AGENT_ROLE_PERMISSIONS {
+        if level != "no" {
+            data.insert(permission.into(), json!(level));
+        }
+    }
+    data
+}
+
+/// The recorded "MCP Read Only" role's `data`: Account and Contact, read only.
+pub fn limited_role_data() -> Map<String, Value> {
+    let read = json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"});
+    let mut data = Map::new();
+    data.insert("Account".into(), read.clone());
+    data.insert("Contact".into(), read);
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn should_hold_the_recorded_agent_role_data() {
+        let full = json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "all"});
+        let expected = json!({
+            "Account": full, "Contact": full, "Lead": full, "Opportunity": full,
+            "Task": full, "Meeting": full, "Call": full, "Case": full,
+            "Email": {"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"},
+            "EmailTemplate":
+                {"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "all"},
+            "User": {"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"},
+            "assignmentPermission": "all",
+            "userPermission": "all",
+            "messagePermission": "all",
+            "mentionPermission": "all",
+        });
+        let data = Value::Object(agent_role_data());
+        // In order too: `GET Role` serves the data as it is held.
+        assert_eq!(data.to_string(), expected.to_string());
+    }
+}
