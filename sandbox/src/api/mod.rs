@@ -4,8 +4,8 @@
 //! request on its own as EspoCRM does (API key, `Espo-Authorization`, HTTP Basic).
 
 mod auth;
-mod extras;
 mod records;
+mod stream;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -233,33 +233,33 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     }
     match seg.as_slice() {
         [] if get => Ok(ok(Value::String("EspoCRM REST API".into()))),
-        ["App", "user"] if get => extras::app_user(state, req),
-        ["Metadata"] if get => extras::metadata(req),
-        ["Settings"] if get => extras::settings(state, req),
-        ["Stream"] if get => extras::own_stream(state, req),
-        ["GlobalSearch"] if get => extras::global_search(state, req),
-        ["Kanban", "order"] if put => extras::kanban_order(state, req),
-        ["Kanban", entity] if get => extras::kanban(state, req, entity),
-        ["EmailTemplate", id, "prepare"] if post => extras::prepare_template(state, req, id),
+        ["App", "user"] if get => stream::app_user(state, req),
+        ["Metadata"] if get => stream::metadata(req),
+        ["Settings"] if get => stream::settings(state, req),
+        ["Stream"] if get => stream::own_stream(state, req),
+        ["GlobalSearch"] if get => stream::global_search(state, req),
+        ["Kanban", "order"] if put => stream::kanban_order(state, req),
+        ["Kanban", entity] if get => stream::kanban(state, req, entity),
+        ["EmailTemplate", id, "prepare"] if post => stream::prepare_template(state, req, id),
         ["Activities", parent, id, kind @ ("activities" | "history")] if get => {
-            extras::activities(state, req, parent, id, kind)
+            stream::activities(state, req, parent, id, kind)
         }
         [entity @ ("Meeting" | "Call"), id, "attendees"] if get => {
-            extras::attendees(state, req, entity, id)
+            stream::attendees(state, req, entity, id)
         }
-        ["Role"] | ["Role", _] => extras::roles(state, req),
-        ["Note"] if post => extras::post_note(state, req),
-        ["Email"] if post => extras::create_email(state, req),
-        ["User"] if post => extras::create_user(state, req),
+        ["Role"] | ["Role", _] => stream::roles(state, req),
+        ["Note"] if post => stream::post_note(state, req),
+        ["Email"] if post => stream::create_email(state, req),
+        ["User"] if post => stream::create_user(state, req),
         [entity] if get => records::list(state, req, entity),
         [entity] if post => records::create(state, req, entity),
         [entity, id] if get => records::read(state, req, entity, id),
         [entity, id] if put => records::update(state, req, entity, id),
         [entity, id] if delete => records::delete(state, req, entity, id),
-        [entity, id, "stream"] if get => extras::record_stream(state, req, entity, id, false),
-        [entity, id, "posts"] if get => extras::record_stream(state, req, entity, id, true),
+        [entity, id, "stream"] if get => stream::record_stream(state, req, entity, id, false),
+        [entity, id, "posts"] if get => stream::record_stream(state, req, entity, id, true),
         [entity, id, "subscription"] if put || delete => {
-            extras::subscription(state, req, entity, id)
+            stream::subscription(state, req, entity, id)
         }
         [entity, id, link] if get => records::list_related(state, req, entity, id, link),
         [entity, id, link] if post || delete => records::link(state, req, entity, id, link),
