@@ -2,8 +2,20 @@
 //! router does (specific routes first, then the generic record routes, entity types matched
 //! case-insensitively, Slim's HTML 404 for paths no route matches), after authenticating every
 //! request on its own as EspoCRM does (API key, `Espo-Authorization`, HTTP Basic).
+//!
+//! The routes, one module per family: `records` (the generic record routes), `app` (`App/user`,
+//! `Metadata`, `Settings`), `stream` (streams, notes, following), `global_search`, `activities`
+//! (activities and attendees), `kanban`, `email` (drafts), `email_template` (rendering) and
+//! `admin` (users and roles); `auth` authenticates.
 
+mod activities;
+mod admin;
+mod app;
 mod auth;
+mod email;
+mod email_template;
+mod global_search;
+mod kanban;
 mod records;
 mod stream;
 
@@ -18,8 +30,9 @@ use serde_json::{Map, Value};
 
 use crate::acl::Access;
 use crate::error::ApiError;
+use crate::list;
 use crate::model::Metadata;
-use crate::store::Store;
+use crate::store::{Actor, Store};
 
 pub use auth::Caller;
 
@@ -147,6 +160,29 @@ impl Request<'_> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// The caller as the store records them: creator and modifier of what they write.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.caller.user_id.clone(),
+            is_admin: self.caller.is_admin,
+        }
+    }
+
+    /// `offset` and `maxSize` for the routes that page by hand: unreadable values are the
+    /// defaults, and `maxSize` is at most [`list::MAX_SIZE`].
+    pub fn page(&self) -> (usize, usize) {
+        let int = |k: &str| {
+            self.query
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| s.trim().parse::<usize>().ok())
+        };
+        (
+            int("offset").unwrap_or(0),
+            int("maxSize").unwrap_or(list::MAX_SIZE).min(list::MAX_SIZE),
+        )
+    }
 }
 
 /// The single entry point for `/api/v1/...`.
@@ -233,24 +269,26 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     }
     match seg.as_slice() {
         [] if get => Ok(ok(Value::String("EspoCRM REST API".into()))),
-        ["App", "user"] if get => stream::app_user(state, req),
-        ["Metadata"] if get => stream::metadata(req),
-        ["Settings"] if get => stream::settings(state, req),
+        ["App", "user"] if get => app::app_user(state, req),
+        ["Metadata"] if get => app::metadata(req),
+        ["Settings"] if get => app::settings(state, req),
         ["Stream"] if get => stream::own_stream(state, req),
-        ["GlobalSearch"] if get => stream::global_search(state, req),
-        ["Kanban", "order"] if put => stream::kanban_order(state, req),
-        ["Kanban", entity] if get => stream::kanban(state, req, entity),
-        ["EmailTemplate", id, "prepare"] if post => stream::prepare_template(state, req, id),
+        ["GlobalSearch"] if get => global_search::global_search(state, req),
+        ["Kanban", "order"] if put => kanban::kanban_order(state, req),
+        ["Kanban", entity] if get => kanban::kanban(state, req, entity),
+        ["EmailTemplate", id, "prepare"] if post => {
+            email_template::prepare_template(state, req, id)
+        }
         ["Activities", parent, id, kind @ ("activities" | "history")] if get => {
-            stream::activities(state, req, parent, id, kind)
+            activities::activities(state, req, parent, id, kind)
         }
         [entity @ ("Meeting" | "Call"), id, "attendees"] if get => {
-            stream::attendees(state, req, entity, id)
+            activities::attendees(state, req, entity, id)
         }
-        ["Role"] | ["Role", _] => stream::roles(state, req),
+        ["Role"] | ["Role", _] => admin::roles(state, req),
         ["Note"] if post => stream::post_note(state, req),
-        ["Email"] if post => stream::create_email(state, req),
-        ["User"] if post => stream::create_user(state, req),
+        ["Email"] if post => email::create_email(state, req),
+        ["User"] if post => admin::create_user(state, req),
         [entity] if get => records::list(state, req, entity),
         [entity] if post => records::create(state, req, entity),
         [entity, id] if get => records::read(state, req, entity, id),

@@ -10,14 +10,7 @@ use crate::acl::Action;
 use crate::error::ApiError;
 use crate::list::{self, ListContext, ListParams};
 use crate::model::{EntityDef, Metadata};
-use crate::store::{Actor, AttributeSet, Store};
-
-fn actor(req: &Request<'_>) -> Actor {
-    Actor {
-        user_id: req.caller.user_id.clone(),
-        is_admin: req.caller.is_admin,
-    }
-}
+use crate::store::{AttributeSet, Store};
 
 fn no_total(req: &Request<'_>) -> bool {
     req.header("X-No-Total")
@@ -206,7 +199,7 @@ pub fn create(state: &ApiState, req: &Request<'_>, segment: &str) -> Result<Resp
             );
         }
     }
-    let id = store.create(entity, &data, &actor(req), now(), false)?;
+    let id = store.create(entity, &data, &req.actor(), now(), false)?;
     let extra = echoed_attributes(entity, &data);
     render_ok(
         &store,
@@ -232,7 +225,7 @@ pub fn update(
     if !req.access.covers(&entity.name, Action::Edit, record) {
         return Err(Action::Edit.denied());
     }
-    store.update(entity, id, &data, &actor(req), now())?;
+    store.update(entity, id, &data, &req.actor(), now())?;
     render_ok(
         &store,
         entity,
