@@ -25,8 +25,6 @@ pub mod random;
 pub mod roles;
 pub mod seed;
 pub mod store;
-// Moved ahead of its split into modules (where_clause/mod.rs and the rest).
-#[path = "where_clause/parse.rs"]
 pub mod where_clause;
 
 use std::net::SocketAddr;
