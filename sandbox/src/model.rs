@@ -16,7 +16,8 @@ use crate::where_clause::AttributeKind;
 /// The raw description, as embedded at build time.
 const METADATA_JSON: &str = include_str!("../data/metadata.json");
 
-/// Attributes a detail read carries but a list item does not (API-NOTES §3, "Read vs list").
+/// Attributes a detail read carries but a list item does not: recorded on EspoCRM 8.4.2,
+/// `GET {E}/{id}` returns them and the rows of `GET {E}` do not.
 pub const DETAIL_ONLY_ATTRIBUTES: &[&str] = &[
     "emailAddressData",
     "phoneNumberData",
