@@ -1614,18 +1614,9 @@ fn without_password(url: &str) -> String {
     }
 }
 
-/// `local@domain.tld`: enough to catch a name or a typo where an address was meant.
+/// `local@domain.tld`, as [`crate::rules::email`] rules an address.
 fn looks_like_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !text.chars().any(char::is_whitespace)
-        && !domain.contains('@')
-        && domain
-            .split_once('.')
-            .is_some_and(|(host, rest)| !host.is_empty() && !rest.is_empty())
-        && !domain.ends_with('.')
+    crate::rules::email::is_valid(text)
 }
 
 #[cfg(test)]

@@ -680,21 +680,13 @@ impl<'a> ValidationFailure<'a> {
 
 impl From<crate::validate::ValidationError> for ToolError {
     fn from(e: crate::validate::ValidationError) -> Self {
-        let code = ErrorCode::ALL
-            .into_iter()
-            .find(|c| c.as_str() == e.code())
-            .unwrap_or(ErrorCode::InvalidArgument);
-        ToolError::new(code, e.message(), e.suggestion(), false)
+        ToolError::new(e.code(), e.message(), e.suggestion(), false)
     }
 }
 
 impl From<crate::validate::write::WriteErrors> for ToolError {
     fn from(e: crate::validate::write::WriteErrors) -> Self {
-        let code = ErrorCode::ALL
-            .into_iter()
-            .find(|c| c.as_str() == e.code())
-            .unwrap_or(ErrorCode::InvalidFieldValue);
-        ToolError::new(code, e.message(), e.suggestion(), false).with_details(e.details())
+        ToolError::new(e.code(), e.message(), e.suggestion(), false).with_details(e.details())
     }
 }
 

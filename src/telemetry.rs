@@ -15,6 +15,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -27,6 +28,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogLevel, LoggingConfig};
+use crate::rules::{email, phone};
 
 /// What a masked value is replaced with.
 pub const MASK: &str = "[redacted]";
@@ -353,114 +355,35 @@ fn mask(value: &Value) -> Value {
 }
 
 fn redact_text(text: &str) -> String {
-    if looks_like_phone(text) {
+    if phone::looks_like(text) {
         MASK.to_owned()
     } else {
         mask_international_phones(&mask_emails(text))
     }
 }
 
-/// Replaces every `+49 30 1234567` inside a text by `[phone]`. Only numbers written with a
-/// leading `+` are found inside text: without it, dates and times look the same.
+/// Replaces every `+49 30 1234567` inside a text by `[phone]` (see
+/// [`phone::find_international`]).
 fn mask_international_phones(text: &str) -> String {
-    if !text.contains('+') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut at = 0;
-    while let Some(offset) = text[at..].find('+') {
-        let plus = at + offset;
-        let mut end = plus + 1;
-        while end < bytes.len() && (bytes[end].is_ascii_digit() || b" -().".contains(&bytes[end])) {
-            end += 1;
-        }
-        // Separators after the last digit belong to the sentence, not the number.
-        while end > plus + 1 && !bytes[end - 1].is_ascii_digit() {
-            end -= 1;
-        }
-        let digits = bytes[plus..end]
-            .iter()
-            .filter(|b| b.is_ascii_digit())
-            .count();
-        let starts_number = bytes.get(plus + 1).is_some_and(u8::is_ascii_digit);
-        if starts_number && (7..=15).contains(&digits) {
-            out.push_str(&text[copied..plus]);
-            out.push_str("[phone]");
-            copied = end;
-        }
-        at = end.max(plus + 1);
-    }
-    out.push_str(&text[copied..]);
-    out
+    replace_all(text, &phone::find_international(text), "[phone]")
 }
 
-/// Replaces every `local@domain.tld` in the text by `[email]`.
+/// Replaces every `local@domain.tld` in the text by `[email]` (see [`email::find_all`]).
 fn mask_emails(text: &str) -> String {
-    if !text.contains('@') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let local = |b: u8| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b);
-    let domain = |b: u8| b.is_ascii_alphanumeric() || b".-".contains(&b);
+    replace_all(text, &email::find_all(text), "[email]")
+}
+
+/// `text` with each of `ranges` (in order, not overlapping) replaced by `with`.
+fn replace_all(text: &str, ranges: &[Range<usize>], with: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
-    let mut at = 0;
-    while let Some(offset) = text[at..].find('@') {
-        let sign = at + offset;
-        let mut start = sign;
-        while start > copied && local(bytes[start - 1]) {
-            start -= 1;
-        }
-        let mut end = sign + 1;
-        while end < bytes.len() && domain(bytes[end]) {
-            end += 1;
-        }
-        // A sentence may end right after the address.
-        while end > sign + 1 && bytes[end - 1] == b'.' {
-            end -= 1;
-        }
-        if start < sign && is_domain(&text[sign + 1..end]) {
-            out.push_str(&text[copied..start]);
-            out.push_str("[email]");
-            copied = end;
-        }
-        at = sign + 1;
+    for range in ranges {
+        out.push_str(&text[copied..range.start]);
+        out.push_str(with);
+        copied = range.end;
     }
     out.push_str(&text[copied..]);
     out
-}
-
-/// `example.com`: labels separated by dots, ending in a top-level domain of letters.
-fn is_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|label| !label.is_empty())
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
-}
-
-/// `+49 30 1234567`, `(415) 555-0123`, `0301234567`; not `2024-01-15`, `1500000` or `12.50`.
-fn looks_like_phone(text: &str) -> bool {
-    let text = text.trim();
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    if !(7..=15).contains(&digits)
-        || !text
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-    {
-        return false;
-    }
-    let bytes = text.as_bytes();
-    let is_date = bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-';
-    let is_decimal =
-        text.chars().all(|c| c.is_ascii_digit() || c == '.') && text.matches('.').count() == 1;
-    if is_date || is_decimal {
-        return false;
-    }
-    text.starts_with('+') || text.contains([' ', '-', '(', ')', '.']) || digits >= 10
 }
 
 #[cfg(test)]
@@ -657,6 +580,27 @@ mod tests {
                 })[kept]
             );
         }
+    }
+
+    /// Addresses are found as `rules::email` reads them: every character a local part may hold
+    /// is masked with it, and punycode top-level domains count. Before, `bob#` and `to=` were
+    /// left in front of `[email]`, and `x@example.xn--p1ai` was not masked at all.
+    #[test]
+    fn should_mask_addresses_whole_as_the_email_rule_reads_them() {
+        let redacted = redact(&json!({
+            "hash": "bob#1@example.com",
+            "query": "to=bob@example.com",
+            "braced": "{ann@example.org}",
+            "punycode": "x@example.xn--p1ai",
+            "typo": "ann@-example.org",
+            "kept": "1 @ 2.com, @acme, a@b",
+        }));
+        assert_eq!(redacted["hash"], "[email]");
+        assert_eq!(redacted["query"], "[email]");
+        assert_eq!(redacted["braced"], "[email]}");
+        assert_eq!(redacted["punycode"], "[email]");
+        assert_eq!(redacted["typo"], "[email]");
+        assert_eq!(redacted["kept"], "1 @ 2.com, @acme, a@b");
     }
 
     #[test]

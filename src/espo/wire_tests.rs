@@ -375,7 +375,7 @@ fn a_filter_longer_than_php_reads_is_refused() {
             max: WhereLimits::default().max_total_values
         }
     );
-    assert_eq!(error.code(), "INVALID_ARGUMENT");
+    assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
     assert!(error.suggestion().contains("800"), "{}", error.suggestion());
     // Eight are within it, and reach the sandbox whole.
     let filter = validate(entity, &conditions[..8]).expect("within the budget");

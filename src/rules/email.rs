@@ -171,6 +171,46 @@ mod tests {
         }
     }
 
+    /// `ESPOCRM_EMAIL_FROM` is held to this rule. Its own check took these before (anything
+    /// with one `@`, no whitespace and a dot in the domain).
+    #[test]
+    fn the_configured_sender_address_follows_the_rule() {
+        use crate::config::{Config, Environment, LoadOptions};
+        let load = |address: &str| {
+            let env: Environment = [
+                ("HOME", "/nonexistent/espomcp-test-home"),
+                ("APPDATA", "/nonexistent/espomcp-test-home"),
+                ("ESPOCRM_URL", "https://crm.example.com"),
+                ("ESPOCRM_API_KEY", "0123456789abcdef0123456789abcdef"),
+                ("ESPOCRM_EMAIL_FROM", address),
+            ]
+            .into_iter()
+            .collect();
+            Config::load(LoadOptions {
+                config_path: None,
+                demo: false,
+                env,
+                flags: Vec::new(),
+            })
+        };
+        assert!(load("sales@example.com").is_ok());
+        for refused_now in [
+            "<sales@example.com>",
+            "sales@example.c",
+            "sales@example..com",
+            "sales@-example.com",
+            ".sales@example.com",
+            "jörg@example.com",
+            "\"sales\"@example.com",
+        ] {
+            let error = load(refused_now).map(|_| ()).unwrap_err().to_string();
+            assert!(
+                error.contains("is not an email address"),
+                "{refused_now}: {error}"
+            );
+        }
+    }
+
     fn address() -> impl Strategy<Value = String> {
         (
             "[a-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\\.[a-z0-9_-]{1,5}){0,2}",

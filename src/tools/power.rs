@@ -341,12 +341,9 @@ fn now_secs() -> i64 {
 
 /// The `YYYY-MM-DD` at the start of a date or date-time value.
 fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
-    let date = text.get(..10)?;
-    let mut parts = date.split('-');
-    let year = parts.next()?.parse().ok()?;
-    let month: u32 = parts.next()?.parse().ok()?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some((year, month, day))
+    use chrono::Datelike;
+    let date = crate::rules::date::parse(text.get(..10)?)?;
+    Some((i64::from(date.year()), date.month(), date.day()))
 }
 
 /// The bucket a date or date-time value falls in; `None` for a value that is not a date.
@@ -1118,6 +1115,9 @@ mod tests {
         assert_eq!(b("2021-01-04", DateBucket::Week), "2021-W01");
         assert_eq!(b("2024-03-05", DateBucket::Week), "2024-W10");
         assert_eq!(bucket_of("soon", DateBucket::Day), None);
+        // A day that does not exist is no date (rules::date), as the where validator holds too.
+        assert_eq!(bucket_of("2026-02-30", DateBucket::Day), None);
+        assert_eq!(bucket_of("2026-02-30 10:00:00", DateBucket::Week), None);
     }
 
     #[test]

@@ -322,15 +322,7 @@ fn writable_entity<'s>(
 
 fn check_address(field: &str, address: &str) -> Result<String, ToolError> {
     let a = address.trim();
-    let valid = a.rsplit_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-    }) && !a
-        .chars()
-        .any(|c| c.is_whitespace() || c == ';' || c == ',' || c == '<' || c == '>');
-    if valid {
+    if crate::rules::email::is_valid(a) {
         Ok(a.to_owned())
     } else {
         Err(ToolError::new(

@@ -3,12 +3,13 @@
 //! Every refusal names the offending part (the name as given, the attribute, the position in the
 //! where tree) and carries what a caller needs to correct it (the close matches, the fitting
 //! operators, the enum options), because the caller is usually a language model that can only
-//! fix what the message spells out. [`ValidationError::code`] gives the stable tool error code it
-//! maps to; the tool layer turns the three parts into its own error result.
+//! fix what the message spells out. [`ValidationError::code`] gives the tool error code it maps
+//! to, typed, so no refusal can name a code that does not exist; the tool layer turns the three parts into its own error result.
 //!
 //! Values given by the caller are shown quoted and escaped, and cut to [`EXCERPT_CHARS`]
 //! characters, so a message never carries control characters or a whole pasted document.
 
+use crate::error::ErrorCode;
 use crate::espo::attributes::AttributeKind;
 use crate::validate::where_clause::Operator;
 
@@ -176,23 +177,25 @@ pub enum ValidationError {
 
 impl ValidationError {
     /// The stable tool error code this refusal maps to.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::MalformedName { kind, .. } => match kind {
-                NameKind::EntityType => "INVALID_ENTITY_TYPE",
-                NameKind::Field => "INVALID_FIELD",
-                NameKind::Link => "INVALID_LINK",
+                NameKind::EntityType => ErrorCode::InvalidEntityType,
+                NameKind::Field => ErrorCode::InvalidField,
+                NameKind::Link => ErrorCode::InvalidLink,
             },
             Self::UnknownEntityType { .. } | Self::EntityTypeNotAccessible { .. } => {
-                "INVALID_ENTITY_TYPE"
+                ErrorCode::InvalidEntityType
             }
             Self::UnknownField { .. }
             | Self::FieldNotReadable { .. }
             | Self::NotAnAttribute { .. }
-            | Self::NotSortable { .. } => "INVALID_FIELD",
-            Self::UnknownLink { .. } => "INVALID_LINK",
-            Self::InvalidId { .. } => "INVALID_ID",
-            Self::UnknownOperator { .. } | Self::OperatorNotApplicable { .. } => "INVALID_OPERATOR",
+            | Self::NotSortable { .. } => ErrorCode::InvalidField,
+            Self::UnknownLink { .. } => ErrorCode::InvalidLink,
+            Self::InvalidId { .. } => ErrorCode::InvalidId,
+            Self::UnknownOperator { .. } | Self::OperatorNotApplicable { .. } => {
+                ErrorCode::InvalidOperator
+            }
             Self::InvalidArgument { .. }
             | Self::MissingField { .. }
             | Self::InvalidValue { .. }
@@ -200,7 +203,7 @@ impl ValidationError {
             | Self::TooDeep { .. }
             | Self::TooManyConditions { .. }
             | Self::TooManyValues { .. }
-            | Self::MalformedCondition { .. } => "INVALID_ARGUMENT",
+            | Self::MalformedCondition { .. } => ErrorCode::InvalidArgument,
         }
     }
 

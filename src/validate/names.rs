@@ -6,11 +6,11 @@
 //! the path or the query it is put into. Then the name is looked up, and a refusal says what
 //! would have been accepted.
 //!
-//! EspoCRM itself is lenient or unhelpful in exactly these places (API-NOTES §1, §4): it routes
-//! entity types case-insensitively, answers 500 for an unknown link, drops unknown `select`
-//! names silently and rejects `account` in a where item although `accountId` works. So entity
-//! types are normalised to their spelling, links are refused before the request, and fields are
-//! resolved to the attributes EspoCRM knows (see [`crate::espo::attributes`]).
+//! EspoCRM itself is lenient or unhelpful in exactly these places: it routes entity types
+//! case-insensitively, answers 500 for an unknown link, drops unknown `select` names silently and
+//! rejects `account` in a where item although `accountId` works. So entity types are normalised to
+//! their spelling, links are refused before the request, and fields are resolved to the attributes
+//! EspoCRM knows (see [`crate::espo::attributes`]).
 
 use espomcp_actors::{Action, EntityType, FieldType, Link, Schema};
 
@@ -425,7 +425,7 @@ mod tests {
     #[test]
     fn an_unknown_entity_type_is_refused_with_close_names() {
         let error = entity_type(&SCHEMA, "Acount").unwrap_err();
-        assert_eq!(error.code(), "INVALID_ENTITY_TYPE");
+        assert_eq!(error.code().as_str(), "INVALID_ENTITY_TYPE");
         assert!(
             error.message().contains("\"Acount\""),
             "{}",
@@ -438,11 +438,11 @@ mod tests {
     #[test]
     fn system_types_and_unreadable_types_are_refused() {
         let note = entity_type(&SCHEMA, "Note").unwrap_err();
-        assert_eq!(note.code(), "INVALID_ENTITY_TYPE");
+        assert_eq!(note.code().as_str(), "INVALID_ENTITY_TYPE");
         assert!(note.message().contains("`Note`") && note.message().contains("system"));
 
         let lead = entity_type(&SCHEMA, "lead").unwrap_err();
-        assert_eq!(lead.code(), "INVALID_ENTITY_TYPE");
+        assert_eq!(lead.code().as_str(), "INVALID_ENTITY_TYPE");
         assert!(
             lead.message().contains("may not read `Lead`"),
             "{}",
@@ -479,7 +479,7 @@ mod tests {
             "1Account",
         ] {
             let error = entity_type(&SCHEMA, given).unwrap_err();
-            assert_eq!(error.code(), "INVALID_ENTITY_TYPE", "{given:?}");
+            assert_eq!(error.code().as_str(), "INVALID_ENTITY_TYPE", "{given:?}");
             assert!(matches!(error, ValidationError::MalformedName { .. }));
             assert!(error.message().contains(&format!("{given:?}")));
         }
@@ -528,7 +528,7 @@ mod tests {
         assert_eq!(names, ["accountId", "accountName"]);
 
         let error = attribute(contact, "account").unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.message().contains("`account`") && error.message().contains("link"));
         assert!(error.suggestion().contains("`accountId`, `accountName`"));
     }
@@ -537,7 +537,7 @@ mod tests {
     fn unknown_fields_are_refused_with_close_matches() {
         let account = entity("Account");
         let error = field(account, "emailAdress").unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.message().contains("\"emailAdress\"") && error.message().contains("Account"));
         assert!(
             error.suggestion().contains("`emailAddress`"),
@@ -555,14 +555,14 @@ mod tests {
         );
 
         let error = field(account, "name; DROP TABLE").unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(matches!(error, ValidationError::MalformedName { .. }));
     }
 
     #[test]
     fn fields_the_acl_hides_are_refused() {
         let error = field(entity("User"), "apiKey").unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.message().contains("`apiKey`") && error.message().contains("`User`"));
         let suggestions = field(entity("User"), "apiKe").unwrap_err().suggestion();
         assert!(!suggestions.contains("apiKey"), "{suggestions}");
@@ -573,13 +573,13 @@ mod tests {
         let account = entity("Account");
         assert_eq!(link(account, "contacts").map(|l| &*l.name), Ok("contacts"));
         let error = link(account, "Contacts").unwrap_err();
-        assert_eq!(error.code(), "INVALID_LINK");
+        assert_eq!(error.code().as_str(), "INVALID_LINK");
         assert!(error.message().contains("\"Contacts\""));
         assert!(error.suggestion().starts_with("Did you mean `contacts`"));
         let error = link(account, "bogusLink").unwrap_err();
         assert!(error.suggestion().contains("`opportunities`"));
         let error = link(account, "contacts/../x").unwrap_err();
-        assert_eq!(error.code(), "INVALID_LINK");
+        assert_eq!(error.code().as_str(), "INVALID_LINK");
     }
 
     #[test]
@@ -599,7 +599,7 @@ mod tests {
             "ü",
         ] {
             let error = id(bad).unwrap_err();
-            assert_eq!(error.code(), "INVALID_ID", "{bad:?}");
+            assert_eq!(error.code().as_str(), "INVALID_ID", "{bad:?}");
             assert!(error.message().contains(&format!("{:?}", excerpt(bad))));
             assert!(error.suggestion().contains("17"));
         }
@@ -612,7 +612,7 @@ mod tests {
         assert_eq!(limit(Some(5), 200), Ok(5));
         assert_eq!(limit(Some(500), 200), Ok(200));
         let error = limit(Some(0), 200).unwrap_err();
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(error.message().contains("limit"));
         assert!(error.suggestion().contains("1 to 200"));
         assert_eq!(offset(None), 0);
@@ -649,7 +649,7 @@ mod tests {
             Some(["amountCurrency", "amount"].map(String::from).to_vec())
         );
         let error = super::select(contact, &["name", "bogusField"]).unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.message().contains("bogusField"));
     }
 
@@ -665,13 +665,13 @@ mod tests {
             Ok("campaign".into())
         );
         let error = order_by(account, "billingAddress").unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.message().contains("`billingAddress`"));
         assert!(error.suggestion().contains("`billingAddressCity`"));
         let error = order_by(account, "teamsIds").unwrap_err();
         assert!(matches!(error, ValidationError::NotSortable { .. }));
         assert_eq!(
-            order_by(account, "bogus").unwrap_err().code(),
+            order_by(account, "bogus").unwrap_err().code().as_str(),
             "INVALID_FIELD"
         );
     }
@@ -681,7 +681,7 @@ mod tests {
         assert_eq!(order("ASC"), Ok(SortOrder::Asc));
         assert_eq!(order("desc"), Ok(SortOrder::Desc));
         let error = order("up").unwrap_err();
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(error.message().contains("\"up\""));
     }
 
@@ -770,7 +770,7 @@ mod tests {
                     prop_assert!((1..=MAX_ID_CHARS).contains(&accepted.len()));
                     assert_cannot_change_a_url(accepted);
                 }
-                Err(error) => prop_assert_eq!(error.code(), "INVALID_ID"),
+                Err(error) => prop_assert_eq!(error.code().as_str(), "INVALID_ID"),
             }
         }
 
@@ -780,7 +780,7 @@ mod tests {
                 Ok(size) => prop_assert!(size >= 1 && size <= max.max(1)),
                 Err(error) => {
                     prop_assert_eq!(requested, Some(0));
-                    prop_assert_eq!(error.code(), "INVALID_ARGUMENT");
+                    prop_assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
                 }
             }
         }
@@ -824,7 +824,7 @@ mod tests {
                 prop_assert!([
                     "INVALID_ENTITY_TYPE", "INVALID_FIELD", "INVALID_LINK", "INVALID_ID",
                     "INVALID_ARGUMENT",
-                ].contains(&error.code()));
+                ].contains(&error.code().as_str()));
                 prop_assert!(!error.message().is_empty());
                 prop_assert!(!error.suggestion().is_empty());
                 prop_assert!(!error.message().chars().any(|c| c.is_control()));

@@ -5,7 +5,7 @@
 //! groups; top-level conditions are ANDed, as in EspoCRM. [`validate`] checks every part against
 //! the schema before anything is sent, because EspoCRM's own answers are poor guides: an
 //! unknown attribute is a 400 that names no alternative, an item without attribute is a bare
-//! 500, and a wrong value type is silently compared as a string (API-NOTES §4). So:
+//! 500, and a wrong value type is silently compared as a string. So:
 //!
 //! - every `field` must be an attribute of the entity type the API user may read
 //!   ([`names::attribute`]), and every condition must have one;
@@ -28,6 +28,7 @@ use serde_json::Value;
 use espomcp_actors::EntityType;
 
 use crate::espo::attributes::{Attribute, AttributeKind};
+use crate::rules::{date, date_time};
 use crate::validate::error::{ValidationError, excerpt};
 use crate::validate::names;
 
@@ -578,8 +579,8 @@ impl Check<'_> {
         };
         let fits = match self.attribute.kind {
             AttributeKind::Number => is_number(&text),
-            AttributeKind::Date => is_date(&text),
-            AttributeKind::DateTime => is_date_time(&text),
+            AttributeKind::Date => date::is_valid(&text),
+            AttributeKind::DateTime => date::is_valid(&text) || date_time::is_valid(&text),
             AttributeKind::Id => names::id(&text).is_ok(),
             AttributeKind::EntityName => names::is_name(&text),
             AttributeKind::Enum => return self.option(text),
@@ -680,47 +681,6 @@ fn is_number(text: &str) -> bool {
     let exponent_ok = exponent
         .is_none_or(|exponent| digits(exponent.strip_prefix(['+', '-']).unwrap_or(exponent)));
     mantissa_ok && exponent_ok && text.parse::<f64>().is_ok_and(f64::is_finite)
-}
-
-/// `YYYY-MM-DD` with a month 01–12 and a day 01–31.
-fn is_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && number_in(&bytes[0..4], 0, 9999)
-        && number_in(&bytes[5..7], 1, 12)
-        && number_in(&bytes[8..10], 1, 31)
-}
-
-/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD HH:MM:SS`.
-fn is_date_time(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() < 10 || !text.is_char_boundary(10) || !is_date(&text[..10]) {
-        return false;
-    }
-    let time = &bytes[10..];
-    match time.len() {
-        0 => true,
-        6 | 9 => {
-            time[0] == b' '
-                && number_in(&time[1..3], 0, 23)
-                && time[3] == b':'
-                && number_in(&time[4..6], 0, 59)
-                && (time.len() == 6 || (time[6] == b':' && number_in(&time[7..9], 0, 59)))
-        }
-        _ => false,
-    }
-}
-
-fn number_in(digits: &[u8], low: u32, high: u32) -> bool {
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let value = digits
-        .iter()
-        .fold(0u32, |value, digit| value * 10 + u32::from(digit - b'0'));
-    (low..=high).contains(&value)
 }
 
 #[cfg(test)]
@@ -887,7 +847,7 @@ mod tests {
             json!([{"field": "name", "type": "bogusType", "value": "x"}]),
         )
         .unwrap_err();
-        assert_eq!(error.code(), "INVALID_OPERATOR");
+        assert_eq!(error.code().as_str(), "INVALID_OPERATOR");
         assert!(error.message().contains("where[0]") && error.message().contains("\"bogusType\""));
         assert!(error.suggestion().contains("`greaterThanOrEquals`"));
         assert!(error.suggestion().contains("`or`"));
@@ -909,7 +869,11 @@ mod tests {
         for (field, operator, suggested) in refused {
             let value = json!([{"field": field, "type": operator, "value": "x"}]);
             let error = check("Account", value).unwrap_err();
-            assert_eq!(error.code(), "INVALID_OPERATOR", "{field} {operator}");
+            assert_eq!(
+                error.code().as_str(),
+                "INVALID_OPERATOR",
+                "{field} {operator}"
+            );
             assert!(
                 error.message().contains(&format!("`{operator}`"))
                     && error.message().contains(&format!("`{field}`")),
@@ -933,7 +897,7 @@ mod tests {
             json!([{"field": "bogusField", "type": "equals", "value": "x"}]),
         )
         .unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.message().contains("bogusField"));
 
         let error = check(
@@ -941,11 +905,11 @@ mod tests {
             json!([{"field": "account", "type": "equals", "value": "x"}]),
         )
         .unwrap_err();
-        assert_eq!(error.code(), "INVALID_FIELD");
+        assert_eq!(error.code().as_str(), "INVALID_FIELD");
         assert!(error.suggestion().contains("`accountId`"));
 
         let error = check("Account", json!([{"type": "equals", "value": "x"}])).unwrap_err();
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(error.message().contains("where[0]") && error.message().contains("`field`"));
     }
 
@@ -1024,7 +988,7 @@ mod tests {
         ];
         for (condition, expected) in refused {
             let error = check("Account", json!([condition.clone()])).unwrap_err();
-            assert_eq!(error.code(), "INVALID_ARGUMENT", "{condition}");
+            assert_eq!(error.code().as_str(), "INVALID_ARGUMENT", "{condition}");
             let field = condition["field"].as_str().unwrap_or_default();
             assert!(
                 error.message().contains(&format!("`{field}`")),
@@ -1043,9 +1007,41 @@ mod tests {
             "Account",
             json!([{"field": "name", "type": "in", "value": many}]),
         );
-        assert_eq!(error.map_err(|e| e.code()), Err("INVALID_ARGUMENT"));
+        assert_eq!(
+            error.map_err(|e| e.code().as_str()),
+            Err("INVALID_ARGUMENT")
+        );
         let parent = json!([{"field": "parentType", "type": "equals", "value": "Acc ount"}]);
         assert!(check("Meeting", parent).is_err());
+    }
+
+    /// Dates follow `rules::date`, as the write validator does: a day that does not exist is
+    /// refused (it was taken before, with any month 01–12 and day 01–31, and year 0000).
+    #[test]
+    fn dates_and_date_times_must_exist() {
+        for (field, value) in [
+            ("foundedOn", "2026-02-30"),
+            ("foundedOn", "2026-02-29"),
+            ("foundedOn", "2026-04-31"),
+            ("foundedOn", "0000-01-01"),
+            ("createdAt", "2026-02-30"),
+            ("createdAt", "2026-02-30 10:00:00"),
+            ("createdAt", "2026-04-31 10:00"),
+        ] {
+            let condition = json!({"field": field, "type": "equals", "value": value});
+            let error = check("Account", json!([condition])).unwrap_err();
+            assert_eq!(error.code().as_str(), "INVALID_ARGUMENT", "{value}");
+            assert!(error.message().contains(value), "{}", error.message());
+        }
+        for (field, value) in [
+            ("foundedOn", "2028-02-29"),
+            ("createdAt", "2028-02-29"),
+            ("createdAt", "2028-02-29 23:59"),
+            ("createdAt", "2028-02-29 23:59:59"),
+        ] {
+            let condition = json!({"field": field, "type": "equals", "value": value});
+            assert!(check("Account", json!([condition])).is_ok(), "{value}");
+        }
     }
 
     #[test]
@@ -1055,7 +1051,7 @@ mod tests {
             json!([{"field": "industry", "type": "in", "value": ["Software", "Sofware"]}]),
         )
         .unwrap_err();
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(error.message().contains("\"Sofware\"") && error.message().contains("`industry`"));
         assert!(error.suggestion().contains("\"Software\""));
         assert!(error.suggestion().contains("\"Apparel & Accessories\""));
@@ -1078,7 +1074,7 @@ mod tests {
     fn depth_is_limited() {
         assert!(check("Account", nested(4)).is_ok(), "five levels");
         let error = check("Account", nested(5)).unwrap_err();
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(
             error
                 .message()
@@ -1094,7 +1090,7 @@ mod tests {
         assert!(check("Account", fifty).is_ok());
         let fifty_one = Value::Array(vec![condition.clone(); 51]);
         let error = check("Account", fifty_one).unwrap_err();
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(error.message().contains("50"));
         // Groups count too.
         let grouped = json!([{"type": "or", "value": vec![condition; 50]}]);
@@ -1131,7 +1127,7 @@ mod tests {
         ];
         for (conditions, at, said) in cases {
             let error = check("Meeting", conditions).unwrap_err();
-            assert_eq!(error.code(), "INVALID_ARGUMENT");
+            assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
             assert!(error.message().starts_with(at), "{}", error.message());
             assert!(error.message().contains(said), "{}", error.message());
         }
@@ -1240,7 +1236,7 @@ mod tests {
             if let Err(error) = validate(entity, &conditions) {
                 prop_assert!(!error.message().is_empty() && !error.suggestion().is_empty());
                 prop_assert!(["INVALID_FIELD", "INVALID_OPERATOR", "INVALID_ARGUMENT"]
-                    .contains(&error.code()), "{}", error.code());
+                    .contains(&error.code().as_str()), "{}", error.code().as_str());
             }
         }
 
@@ -1302,7 +1298,7 @@ mod tests {
             group(json!({"field": "name", "type": "equals", "value": "0"})),
         )
         .expect_err("dropped by EspoCRM");
-        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        assert_eq!(error.code().as_str(), "INVALID_ARGUMENT");
         assert!(
             error.message().starts_with("where[0].value[0]: "),
             "{}",
@@ -1428,7 +1424,7 @@ mod tests {
             let at = insert(&mut items, &groups, index, leaf);
             let error = check("Account", Value::Array(items)).expect_err("a faulty condition");
             let message = error.message();
-            prop_assert_eq!(error.code(), code, "{}", message);
+            prop_assert_eq!(error.code().as_str(), code, "{}", message);
             prop_assert!(message.contains(&named), "{message:?} does not name {named}");
             if positional {
                 prop_assert!(message.starts_with(&format!("{at}: ")), "{message:?} is not at {at}");

@@ -265,3 +265,29 @@ async fn draft_email_takes_recipients_as_a_string_a_separated_string_or_a_list()
     assert_eq!(sandbox.stats().count("POST Email"), 3);
     server.stop().await;
 }
+
+/// Recipients are held to the one email rule (`rules::email`). Its own check took these before:
+/// anything with a non-empty part before the last `@` and a dot inside the domain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft_email_holds_recipients_to_the_email_rule() {
+    let sandbox = sandbox().await;
+    let server = Server::start(&sandbox, Era::Legacy).await;
+    for to in [
+        "anna@b@example.org",
+        "anna@example.c",
+        "anna@example..org",
+        "anna@[192.168.0.1]",
+        ".anna@example.org",
+        "jörg@example.org",
+        "\"anna\"@example.org",
+    ] {
+        let result = server
+            .call("draft_email", json!({"to": to, "subject": "x"}))
+            .await;
+        let error = error_of(&result, to);
+        assert_eq!(error["code"], "INVALID_FIELD_VALUE", "{to}: {error:?}");
+        assert_eq!(error["details"]["field"], "to", "{to}: {error:?}");
+    }
+    assert_eq!(sandbox.stats().count("POST Email"), 0, "nothing is stored");
+    server.stop().await;
+}
