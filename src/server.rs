@@ -359,8 +359,8 @@ impl ServerHandler for EspoMcp {
 }
 
 /// Logs a JSON-RPC error answer in one readable line (rmcp's own line, the error's `Debug`
-/// form, is filtered out in `telemetry.rs`). Errors a client can cause are logged at `info`;
-/// the server's own failures at `warn`.
+/// form, is filtered out in `telemetry/logging.rs`). Errors a client can cause are logged at
+/// `info`; the server's own failures at `warn`.
 fn answered<T>(method: &'static str, result: Result<T, ErrorData>) -> Result<T, ErrorData> {
     if let Err(error) = &result {
         let code = error.code.0;

@@ -111,7 +111,8 @@ mod tests {
         ) {
             let date = NaiveDate::from_num_days_from_ce_opt(i32::try_from(day).unwrap_or(1))
                 .unwrap_or_default();
-            let mut text = format!("{} {hour:02}:{minute:02}", date.format(super::super::date::FORMAT));
+            let day = date.format(crate::rules::date::FORMAT);
+            let mut text = format!("{day} {hour:02}:{minute:02}");
             if let Some(second) = second {
                 text.push_str(&format!(":{second:02}"));
             }

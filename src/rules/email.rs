@@ -245,7 +245,8 @@ mod tests {
                 prop_assert!(pair[0].end <= pair[1].start);
             }
             for range in ranges {
-                prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+                prop_assert!(text.is_char_boundary(range.start));
+                prop_assert!(text.is_char_boundary(range.end));
                 prop_assert!(text[range].contains('@'));
             }
             let _ = is_valid(&text);

@@ -14,7 +14,7 @@
 //!   `orderBy`/`order`.
 //! - `where_clause.rs` — the `where` filter: the caller's conditions in, a validated
 //!   [`Where`](where_clause::Where) tree out.
-//! - `write.rs` — the `data` of a create or an update: every attribute writable, every value
+//! - `write/` — the `data` of a create or an update: every attribute writable, every value
 //!   fitting its field, every required field given; refusals come all at once, as
 //!   [`WriteErrors`](write::WriteErrors).
 //! - `lists.rs` — [`BoundedVec`](lists::BoundedVec): every list argument has a cap, stated in
