@@ -9,6 +9,8 @@
 //! - [`tools`]: the tool families (read, power, write, the human delete confirmation) and the
 //!   portable schemas of their parameters and answers.
 //! - [`validate`]: pure validators of names, ids, list caps, `where` filters and write data.
+//! - [`rules`]: one rule per value format (email, URL, phone, date, date-time), asked by the
+//!   validators, the configuration, `draft_email`, the log redaction and `aggregate`.
 //! - [`espo`]: EspoCRM's wire model: fields to attributes, list queries, the shape of answers.
 //! - [`resources`] and [`completions`]: `espocrm://` resources and `completion/complete`, both
 //!   served by the tools' own code.
