@@ -5,7 +5,7 @@
 //! an `address` field `billingAddress` as `billingAddressStreet` … `billingAddressPostalCode`,
 //! and `account` itself is no attribute at all (a where item on it is a 400, a select of it is
 //! silently dropped). This module holds that expansion, written from EspoCRM 8's
-//! `fields.<type>.actualFields/notActualFields` (API-NOTES §3), and gives each attribute an
+//! `fields.<type>.actualFields/notActualFields` (as EspoCRM 8.4.2's metadata answers them), and gives each attribute an
 //! [`AttributeKind`] that decides which where operators fit it.
 //!
 //! Metadata often declares the parts as fields of their own (`billingAddressCity` is a `varchar`

@@ -1,7 +1,7 @@
 //! EspoCRM's wire model: how its fields become attributes, and how a validated list request
 //! becomes the PHP-style query pairs its REST API reads.
 //!
-//! What is written here is what EspoCRM 8.4.2 was observed to do (API-NOTES §3, §4); the
+//! What is written here is what EspoCRM 8.4.2 was observed to do, in recorded exchanges with a real server; the
 //! validators in [`crate::validate`] rely on it to refuse what EspoCRM would answer with a bare
 //! 500, a 400 that names no alternative, or a silent drop.
 //!

@@ -1,6 +1,6 @@
 //! A validated list request as EspoCRM's PHP-style query pairs.
 //!
-//! EspoCRM reads `GET {E}` parameters the way PHP does (API-NOTES §4): a where item is
+//! EspoCRM reads `GET {E}` parameters the way PHP reads a query string (`$_GET`): a where item is
 //! `where[0][type]=equals&where[0][attribute]=name&where[0][value]=Acme`, an array value is
 //! `where[0][value][0]=…&where[0][value][1]=…`, and a group nests its items under its own
 //! value: `where[0][type]=or&where[0][value][0][type]=…`. The other parameters are plain:
