@@ -61,7 +61,9 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use espomcp_actors::{ApiKey, GatewayConfig, RateLimit, Secret, normalize_base_url};
+use espomcp_actors::{
+    ApiKey, GatewayConfig, GatewaySettings, RateLimit, Secret, normalize_base_url,
+};
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Num, Value};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -182,8 +184,9 @@ const DEFAULT_AGGREGATE_MAX_RECORDS: u64 = 50_000;
 /// agent reads why it failed instead of a client-side timeout.
 pub const DEFAULT_CALL_TIMEOUT_SECS: u64 = 50;
 
-/// The default cap on one answer from EspoCRM, in MiB (the gateway's own default).
-const DEFAULT_MAX_RESPONSE_MIB: u64 = espomcp_actors::DEFAULT_MAX_RESPONSE_BYTES / MIB;
+/// The default cap on one answer from EspoCRM, in MiB: far above any page of 200 records or the
+/// metadata (about 1 MB), far below what would hurt the process.
+const DEFAULT_MAX_RESPONSE_MIB: u64 = 32;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -623,13 +626,14 @@ impl Config {
         base_url: impl Into<String>,
         api_key: ApiKey,
     ) -> GatewayConfig {
-        let mut gateway = GatewayConfig::new(base_url, api_key);
-        gateway.max_concurrent = self.server.max_concurrent;
-        gateway.rate_limit = self.server.rate_limit;
-        gateway.request_timeout = self.espocrm.timeout;
-        gateway.connect_timeout = gateway.connect_timeout.min(self.espocrm.timeout);
-        gateway.verify_tls = self.espocrm.tls_verify;
-        gateway.max_response_bytes = self.espocrm.max_response_bytes;
+        let settings = GatewaySettings {
+            max_concurrent: self.server.max_concurrent,
+            rate_limit: self.server.rate_limit,
+            request_timeout: self.espocrm.timeout,
+            verify_tls: self.espocrm.tls_verify,
+            max_response_bytes: self.espocrm.max_response_bytes,
+        };
+        let mut gateway = GatewayConfig::new(base_url, api_key, settings);
         // An upstream that echoes a credential must not hand it to the agent either.
         gateway.other_secrets = self
             .server
@@ -637,10 +641,6 @@ impl Config {
             .iter()
             .map(|token| Secret::new(token.expose()))
             .collect();
-        // Every attempt may take the whole timeout; leave room for the queue and the backoff.
-        let attempts = gateway.retry.max_attempts.get();
-        let worst_case = self.espocrm.timeout.saturating_mul(attempts) + Duration::from_secs(30);
-        gateway.reply_timeout = gateway.reply_timeout.max(worst_case);
         gateway
     }
 }

@@ -45,12 +45,14 @@ const CREDENTIAL_HEADERS: [&str; 6] = [
     "cookie",
 ];
 
-const DEFAULT_MAX_CONCURRENT: NonZeroUsize = NonZeroUsize::new(4).expect("4 is not zero");
-const DEFAULT_RATE_PER_SECOND: NonZeroU32 = NonZeroU32::new(10).expect("10 is not zero");
+/// The longest the TCP and TLS handshake may take (never longer than a whole attempt).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest answer read by default: far above any page of 200 records or the metadata
-/// (about 1 MB), far below what would hurt the process.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+/// The shortest wait for an answer from the actor, queueing and retries included.
+const MIN_REPLY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Room for the queue and the backoff in the reply timeout, besides the attempts themselves.
+const REPLY_MARGIN: Duration = Duration::from_secs(30);
 
 /// The most characters of an upstream explanation (`X-Status-Reason`, a header it quotes, a
 /// transport error) that an error carries: enough for any message EspoCRM writes.
@@ -85,21 +87,43 @@ pub struct GatewayConfig {
     pub other_secrets: Vec<Secret>,
 }
 
+/// What espomcp's configuration decides about the way out: each field is one of its settings
+/// (`src/config.rs`), so the gateway has no defaults of its own for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewaySettings {
+    pub max_concurrent: NonZeroUsize,
+    pub rate_limit: Option<RateLimit>,
+    pub request_timeout: Duration,
+    pub verify_tls: bool,
+    pub max_response_bytes: u64,
+}
+
 impl GatewayConfig {
-    /// The defaults: 4 in flight, 10 requests per second with a burst of 10, 30 s per attempt,
-    /// 3 attempts for reads, TLS verified, answers up to 32 MiB.
-    pub fn new(base_url: impl Into<String>, api_key: ApiKey) -> Self {
+    /// The configured settings, with the gateway's own timing around them: the handshake gets
+    /// at most 10 s, reads up to 3 attempts, and a caller waits at least 120 s and long enough
+    /// for every attempt to take the whole request timeout, plus 30 s for the queue and the
+    /// backoff.
+    pub fn new(base_url: impl Into<String>, api_key: ApiKey, settings: GatewaySettings) -> Self {
+        let GatewaySettings {
+            max_concurrent,
+            rate_limit,
+            request_timeout,
+            verify_tls,
+            max_response_bytes,
+        } = settings;
+        let retry = RetryPolicy::default();
+        let worst_case = request_timeout.saturating_mul(retry.max_attempts.get()) + REPLY_MARGIN;
         Self {
             base_url: base_url.into(),
             api_key,
-            max_concurrent: DEFAULT_MAX_CONCURRENT,
-            rate_limit: Some(RateLimit::per_second(DEFAULT_RATE_PER_SECOND)),
-            request_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
-            verify_tls: true,
-            reply_timeout: Duration::from_secs(120),
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent,
+            rate_limit,
+            request_timeout,
+            connect_timeout: CONNECT_TIMEOUT.min(request_timeout),
+            retry,
+            verify_tls,
+            reply_timeout: MIN_REPLY_TIMEOUT.max(worst_case),
+            max_response_bytes,
             other_secrets: Vec::new(),
         }
     }
@@ -707,7 +731,7 @@ mod tests {
     fn test_answers() -> Answers {
         Answers {
             scrubber: Scrubber::new(&ApiKey::new(KEY), &[Secret::new("http-token-0123456789")]),
-            max_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_bytes: 32 * 1024 * 1024,
         }
     }
 
@@ -897,7 +921,14 @@ mod tests {
 
     #[test]
     fn should_not_show_the_api_key_in_config_debug() {
-        let config = GatewayConfig::new("http://crm.example", ApiKey::new("s3cret"));
+        let settings = GatewaySettings {
+            max_concurrent: NonZeroUsize::MIN,
+            rate_limit: None,
+            request_timeout: Duration::from_secs(30),
+            verify_tls: true,
+            max_response_bytes: 1024,
+        };
+        let config = GatewayConfig::new("http://crm.example", ApiKey::new("s3cret"), settings);
         assert!(!format!("{config:?}").contains("s3cret"));
     }
 }

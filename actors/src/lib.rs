@@ -58,7 +58,7 @@ pub use deletes::{
 pub use endpoint::{build_url, normalize_base_url};
 pub use error::{SpawnError, UpstreamError};
 pub use gateway::{
-    DEFAULT_MAX_RESPONSE_BYTES, Gateway, GatewayConfig, GatewayStats, MAX_REASON_CHARS, RateLimit,
+    Gateway, GatewayConfig, GatewaySettings, GatewayStats, MAX_REASON_CHARS, RateLimit,
 };
 pub use json::parse as parse_json;
 pub use metadata::MetadataCache;

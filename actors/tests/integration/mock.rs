@@ -14,7 +14,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
-use espomcp_actors::{ApiKey, Gateway, GatewayConfig, RetryPolicy};
+use espomcp_actors::{ApiKey, Gateway, GatewayConfig, GatewaySettings, RetryPolicy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -201,10 +201,14 @@ async fn answer(State(recorder): State<Arc<Recorder>>, request: Request) -> Resp
 
 /// A gateway config for tests: no rate limit, quick backoff, a bounded reply timeout.
 pub fn config(base_url: &str) -> GatewayConfig {
-    let mut config = GatewayConfig::new(base_url, ApiKey::new(API_KEY));
-    config.max_concurrent = NonZeroUsize::new(8).expect("8 is not zero");
-    config.rate_limit = None;
-    config.request_timeout = Duration::from_secs(10);
+    let settings = GatewaySettings {
+        max_concurrent: NonZeroUsize::new(8).expect("8 is not zero"),
+        rate_limit: None,
+        request_timeout: Duration::from_secs(10),
+        verify_tls: true,
+        max_response_bytes: 32 * 1024 * 1024,
+    };
+    let mut config = GatewayConfig::new(base_url, ApiKey::new(API_KEY), settings);
     config.reply_timeout = Duration::from_secs(60);
     config.retry =
         RetryPolicy::default().with_backoff(Duration::from_millis(10), Duration::from_millis(50));
