@@ -26,39 +26,36 @@ use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::Value;
 
-use crate::config::{Config, LoadOptions, Loaded};
+use crate::config::{Config, LoadOptions, Loaded, SETTINGS};
 use crate::error::ToolError;
 use crate::runtime::Runtime;
 use crate::server::EspoMcp;
 
-const ENVIRONMENT_HELP: &str = "\
-Configuration (built-in defaults < config file < environment):
-  ESPOCRM_URL                            EspoCRM address, e.g. https://crm.example.com (required unless --demo)
-  ESPOCRM_API_KEY                        API key of an EspoCRM API user (required unless --demo)
-  ESPOCRM_TIMEOUT_SECS                   request timeout [30]
-  ESPOCRM_TLS_VERIFY                     verify TLS certificates [true]
-  ESPOCRM_EMAIL_FROM                     default `from` address of email drafts
-  ESPOCRM_MAX_RESPONSE_MIB               largest answer read from EspoCRM, in MiB, 1-4096 [32]
-  SERVER_MAX_LIMIT                       largest page a tool returns, 1-200 [200]
-  SERVER_METADATA_TTL_SECS               how long the schema is cached [300]
-  SERVER_RATE_LIMIT_REQUESTS_PER_SECOND  requests per second to EspoCRM, 0 = no limit [10]
-  SERVER_RATE_LIMIT_BURST                burst above that rate [20]
-  SERVER_RATE_LIMIT_MAX_CONCURRENT       requests in flight at once [5]
-  SERVER_DELETE_CONFIRMATION_TTL_SECS    how long a delete preview stays confirmable [300]
-  SERVER_DELETE_CONFIRMATION             who confirms a delete: agent, or human (asked via the client) [agent]
-  SERVER_PROMPTS_DIR                     where prompt templates live [CONFIG_DIR/espocrm-mcp/prompts]
-  SERVER_AGGREGATE_MAX_RECORDS           most records `aggregate` reads, 1-1000000 [50000]
-  SERVER_CALL_TIMEOUT_SECS               longest one tool call may take, retries included [50]
-  SERVER_READ_ONLY                       serve only the read tools, refuse the others [false]
-  SERVER_TOOLSETS                        tool families served: read,write,notes,kanban,email [all]
-  SERVER_ENTITY_TYPES                    the only entity types tools may touch, e.g. Account,Contact [all]
-  SERVER_HTTP_ADDR                       serve MCP over HTTP at this address (endpoint /mcp) [stdio]
-  SERVER_HTTP_TOKEN                      bearer token every HTTP request must carry (required off loopback)
-  SERVER_HTTP_ALLOWED_HOSTS              Host/Origin names accepted besides loopback, e.g. mcp.example.com
-  SERVER_AUDIT_LOG                       append one JSON line per write tool call to this file [off]
-  LOGGING_LEVEL                          trace, debug, info, warn, error [info]
-  LOGGING_JSON                           JSON log lines [false]
-  LOGGING_FILE                           also log to this file
+/// `--help`'s environment section: one line per setting ([`SETTINGS`]), then where the
+/// settings and the logs go.
+fn environment_help() -> String {
+    let width = SETTINGS
+        .iter()
+        .map(|setting| setting.env.len())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let mut help = String::from("Configuration (built-in defaults < config file < environment):\n");
+    for setting in SETTINGS {
+        let default = match setting.shown_default() {
+            Some(default) => format!(" [{default}]"),
+            None if setting.is_required() => " (required unless --demo)".to_owned(),
+            None => String::new(),
+        };
+        help.push_str(&format!(
+            "  {:<width$}{}{default}\n",
+            setting.env, setting.help
+        ));
+    }
+    help + ENVIRONMENT_HELP_END
+}
+
+const ENVIRONMENT_HELP_END: &str = "\
 `espomcp seed` reads ESPOCRM_URL, ESPOCRM_ADMIN_USER and ESPOCRM_ADMIN_PASSWORD (an
 administrator of EspoCRM), and ESPOCRM_TLS_VERIFY and ESPOCRM_TIMEOUT_SECS, from the environment.
 Config file: --config PATH, else $XDG_CONFIG_HOME/espocrm-mcp/config.toml or
@@ -72,7 +69,7 @@ Logs go to stderr (stdout carries the MCP protocol).";
 /// With no subcommand it serves MCP over stdio, as `espomcp serve` does, and takes serve's
 /// flags: `espomcp --demo` is what MCP clients launch to try it.
 #[derive(Debug, Parser)]
-#[command(name = "espomcp", version, about, after_help = ENVIRONMENT_HELP)]
+#[command(name = "espomcp", version, about, after_help = environment_help())]
 pub struct Cli {
     /// `serve`'s flags, for `espomcp` without a subcommand. Written before another subcommand
     /// (`espomcp --demo call …`, as the README's first command does) they are that

@@ -3,42 +3,11 @@
 //! Three layers, merged with figment, each overriding the one before: the built-in defaults, the
 //! TOML file (`--config PATH`, else `$XDG_CONFIG_HOME/espocrm-mcp/config.toml`, else
 //! `~/.config/espocrm-mcp/config.toml`; a missing default file is fine), and the environment.
-//! Every setting has one environment variable and one TOML key ([`SETTINGS`]):
-//!
-//! | Environment variable                  | TOML                                      | Default            |
-//! |---------------------------------------|-------------------------------------------|--------------------|
-//! | ESPOCRM_URL                           | `[espocrm] url`                           | required¹          |
-//! | ESPOCRM_API_KEY                       | `[espocrm] api_key`                       | required¹          |
-//! | ESPOCRM_TIMEOUT_SECS                  | `[espocrm] timeout_secs`                  | 30 (1–3600)        |
-//! | ESPOCRM_TLS_VERIFY                    | `[espocrm] tls_verify`                    | true               |
-//! | ESPOCRM_EMAIL_FROM                    | `[espocrm] email_from`                    | none               |
-//! | ESPOCRM_MAX_RESPONSE_MIB              | `[espocrm] max_response_mib`              | 32 (1–4096)        |
-//! | SERVER_MAX_LIMIT                      | `[server] max_limit`                      | 200 (1–200)        |
-//! | SERVER_METADATA_TTL_SECS              | `[server] metadata_ttl_secs`              | 300 (1–86400)      |
-//! | SERVER_RATE_LIMIT_REQUESTS_PER_SECOND | `[server] rate_limit_requests_per_second` | 10 (0–1000, 0=off) |
-//! | SERVER_RATE_LIMIT_BURST               | `[server] rate_limit_burst`               | 20 (1–1000)        |
-//! | SERVER_RATE_LIMIT_MAX_CONCURRENT      | `[server] rate_limit_max_concurrent`      | 5 (1–64)           |
-//! | SERVER_DELETE_CONFIRMATION_TTL_SECS   | `[server] delete_confirmation_ttl_secs`   | 300 (1–86400)      |
-//! | SERVER_DELETE_CONFIRMATION            | `[server] delete_confirmation`            | agent (or human)   |
-//! | SERVER_PROMPTS_DIR                    | `[server] prompts_dir`                    | config dir³        |
-//! | SERVER_AGGREGATE_MAX_RECORDS          | `[server] aggregate_max_records`          | 50000 (1–1000000)  |
-//! | SERVER_CALL_TIMEOUT_SECS              | `[server] call_timeout_secs`              | 50 (1–3600)        |
-//! | SERVER_READ_ONLY                      | `[server] read_only`                      | false              |
-//! | SERVER_TOOLSETS                       | `[server] toolsets`                       | all five           |
-//! | SERVER_ENTITY_TYPES                   | `[server] entity_types`                   | all                |
-//! | SERVER_HTTP_ADDR                      | `[server] http_addr`                      | none (stdio)       |
-//! | SERVER_HTTP_TOKEN                     | `[server] http_token`                     | none²              |
-//! | SERVER_HTTP_ALLOWED_HOSTS             | `[server] http_allowed_hosts`             | loopback names     |
-//! | SERVER_AUDIT_LOG                      | `[server] audit_log`                      | none (no audit)    |
-//! | LOGGING_LEVEL                         | `[logging] level`                         | info               |
-//! | LOGGING_JSON                          | `[logging] json`                          | false              |
-//! | LOGGING_FILE                          | `[logging] file`                          | none (stderr only) |
-//!
-//! ¹ not in demo mode, where espomcp talks to its in-process sandbox.
-//! ² required when SERVER_HTTP_ADDR is not a loopback address.
-//! ³ `prompts` in the user's configuration directory ([`default_prompts_dir`]), not under the
-//!   working directory: clients start espomcp wherever they like (`/` for Claude Desktop on
-//!   macOS, the open project for editors).
+//! Every setting is one row of [`SETTINGS`]: its environment variable, TOML key, default, range
+//! or kind, and help. The built-in defaults (figment's lowest layer), the bounds a number is
+//! checked against and `--help`'s environment section (`cli.rs`) are derived from the rows, and
+//! a test holds the README's table to them. A new setting is its row, its field in [`Config`]
+//! and the line of `Reader::config` that reads it into that field.
 //!
 //! Lists (toolsets, entity types, hosts) are written comma-separated, or as a TOML array.
 //! Command-line flags (`--read-only`, `--toolsets`, `--entities`, `--http`) are a fourth layer
@@ -74,76 +43,294 @@ use crate::toolsets::Toolset;
 pub const CONFIG_DIR_NAME: &str = "espocrm-mcp";
 const CONFIG_FILE_NAME: &str = "config.toml";
 
-/// One setting: its environment variable and where it lives in the TOML file.
+/// One setting: every fact about it except its type in [`Config`], written once, in
+/// [`SETTINGS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setting {
+    /// The environment variable, which also names the setting in problems and in `--help`.
     pub env: &'static str,
+    /// Where it lives in the TOML file: `[section] key`.
     pub section: &'static str,
     pub key: &'static str,
+    /// The values it takes, and its value when no layer sets it.
+    pub kind: Kind,
+    /// What it does, as `--help` says it after the variable (the default follows it there).
+    pub help: &'static str,
+}
+
+/// The values a setting takes, and what it is when no layer sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole number in `min..=max`; `unit` says how those bounds read in a problem.
+    Whole {
+        default: u64,
+        min: u64,
+        max: u64,
+        unit: Unit,
+    },
+    /// true or false (also yes/no, on/off, 1/0).
+    Switch { default: bool },
+    /// One word of a fixed set, which the setting's reader knows.
+    Word { default: &'static str },
+    /// Text (an address, a key, a path, a list of names), with no built-in value.
+    Text(Unset),
+}
+
+impl Kind {
+    /// A whole number: its default, then its bounds.
+    const fn whole(default: u64, range: RangeInclusive<u64>, unit: Unit) -> Self {
+        Self::Whole {
+            default,
+            min: *range.start(),
+            max: *range.end(),
+            unit,
+        }
+    }
+}
+
+/// What leaving a text setting unset means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unset {
+    /// It must be set, except in demo mode (where espomcp talks to its in-process sandbox).
+    Required,
+    /// It may be left unset, and `--help` shows no default: its line says what happens then.
+    Optional,
+    /// What happens instead, as `--help` shows it in brackets: `stdio`, `all`, `off`.
+    Means(&'static str),
+}
+
+/// How a number's bounds read in a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Seconds,
+    /// 0 turns the thing off.
+    ZeroIsOff,
 }
 
 impl Setting {
-    const fn new(env: &'static str, section: &'static str, key: &'static str) -> Self {
-        Self { env, section, key }
-    }
-
     fn path(self) -> String {
         format!("{}.{}", self.section, self.key)
     }
+
+    /// Must be set (unless in demo mode).
+    pub fn is_required(self) -> bool {
+        self.kind == Kind::Text(Unset::Required)
+    }
+
+    /// The default as `--help` and the README show it (`30`, `true`, `agent`, `stdio`), or
+    /// `None` when there is none to show.
+    pub fn shown_default(self) -> Option<String> {
+        match self.kind {
+            Kind::Whole { default, .. } => Some(default.to_string()),
+            Kind::Switch { default } => Some(default.to_string()),
+            Kind::Word { default } | Kind::Text(Unset::Means(default)) => Some(default.to_owned()),
+            Kind::Text(Unset::Required | Unset::Optional) => None,
+        }
+    }
+
+    /// The value of figment's lowest layer, `None` for a setting without one.
+    fn built_in(self) -> Option<Value> {
+        match self.kind {
+            Kind::Whole { default, .. } => Some(default.into()),
+            Kind::Switch { default } => Some(default.into()),
+            Kind::Word { default } => Some(default.into()),
+            Kind::Text(_) => None,
+        }
+    }
 }
 
-const URL: Setting = Setting::new("ESPOCRM_URL", "espocrm", "url");
-const API_KEY: Setting = Setting::new("ESPOCRM_API_KEY", "espocrm", "api_key");
-const TIMEOUT: Setting = Setting::new("ESPOCRM_TIMEOUT_SECS", "espocrm", "timeout_secs");
-const TLS_VERIFY: Setting = Setting::new("ESPOCRM_TLS_VERIFY", "espocrm", "tls_verify");
-const EMAIL_FROM: Setting = Setting::new("ESPOCRM_EMAIL_FROM", "espocrm", "email_from");
-const MAX_RESPONSE: Setting =
-    Setting::new("ESPOCRM_MAX_RESPONSE_MIB", "espocrm", "max_response_mib");
-const MAX_LIMIT: Setting = Setting::new("SERVER_MAX_LIMIT", "server", "max_limit");
-const METADATA_TTL: Setting =
-    Setting::new("SERVER_METADATA_TTL_SECS", "server", "metadata_ttl_secs");
-const RATE_PER_SECOND: Setting = Setting::new(
-    "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
-    "server",
-    "rate_limit_requests_per_second",
-);
-const RATE_BURST: Setting = Setting::new("SERVER_RATE_LIMIT_BURST", "server", "rate_limit_burst");
-const MAX_CONCURRENT: Setting = Setting::new(
-    "SERVER_RATE_LIMIT_MAX_CONCURRENT",
-    "server",
-    "rate_limit_max_concurrent",
-);
-const DELETE_TTL: Setting = Setting::new(
-    "SERVER_DELETE_CONFIRMATION_TTL_SECS",
-    "server",
-    "delete_confirmation_ttl_secs",
-);
-const DELETE_CONFIRMATION: Setting = Setting::new(
-    "SERVER_DELETE_CONFIRMATION",
-    "server",
-    "delete_confirmation",
-);
-const PROMPTS_DIR: Setting = Setting::new("SERVER_PROMPTS_DIR", "server", "prompts_dir");
-const AGGREGATE_MAX: Setting = Setting::new(
-    "SERVER_AGGREGATE_MAX_RECORDS",
-    "server",
-    "aggregate_max_records",
-);
-const CALL_TIMEOUT: Setting =
-    Setting::new("SERVER_CALL_TIMEOUT_SECS", "server", "call_timeout_secs");
-const READ_ONLY: Setting = Setting::new("SERVER_READ_ONLY", "server", "read_only");
-const TOOLSETS: Setting = Setting::new("SERVER_TOOLSETS", "server", "toolsets");
-const ENTITY_TYPES: Setting = Setting::new("SERVER_ENTITY_TYPES", "server", "entity_types");
-const HTTP_ADDR: Setting = Setting::new("SERVER_HTTP_ADDR", "server", "http_addr");
-const HTTP_TOKEN: Setting = Setting::new("SERVER_HTTP_TOKEN", "server", "http_token");
-const HTTP_ALLOWED_HOSTS: Setting =
-    Setting::new("SERVER_HTTP_ALLOWED_HOSTS", "server", "http_allowed_hosts");
-const AUDIT_LOG: Setting = Setting::new("SERVER_AUDIT_LOG", "server", "audit_log");
-const LOG_LEVEL: Setting = Setting::new("LOGGING_LEVEL", "logging", "level");
-const LOG_JSON: Setting = Setting::new("LOGGING_JSON", "logging", "json");
-const LOG_FILE: Setting = Setting::new("LOGGING_FILE", "logging", "file");
+const URL: Setting = Setting {
+    env: "ESPOCRM_URL",
+    section: "espocrm",
+    key: "url",
+    kind: Kind::Text(Unset::Required),
+    help: "EspoCRM address, e.g. https://crm.example.com",
+};
+const API_KEY: Setting = Setting {
+    env: "ESPOCRM_API_KEY",
+    section: "espocrm",
+    key: "api_key",
+    kind: Kind::Text(Unset::Required),
+    help: "API key of an EspoCRM API user",
+};
+const TIMEOUT: Setting = Setting {
+    env: "ESPOCRM_TIMEOUT_SECS",
+    section: "espocrm",
+    key: "timeout_secs",
+    kind: Kind::whole(30, 1..=3600, Unit::Seconds),
+    help: "request timeout",
+};
+const TLS_VERIFY: Setting = Setting {
+    env: "ESPOCRM_TLS_VERIFY",
+    section: "espocrm",
+    key: "tls_verify",
+    kind: Kind::Switch { default: true },
+    help: "verify TLS certificates",
+};
+const EMAIL_FROM: Setting = Setting {
+    env: "ESPOCRM_EMAIL_FROM",
+    section: "espocrm",
+    key: "email_from",
+    kind: Kind::Text(Unset::Optional),
+    help: "default `from` address of email drafts",
+};
+/// 32 MiB by default: far above any page of 200 records or the metadata (about 1 MB), far below
+/// what would hurt the process.
+const MAX_RESPONSE: Setting = Setting {
+    env: "ESPOCRM_MAX_RESPONSE_MIB",
+    section: "espocrm",
+    key: "max_response_mib",
+    kind: Kind::whole(32, 1..=4096, Unit::Count),
+    help: "largest answer read from EspoCRM, in MiB, 1-4096",
+};
+const MAX_LIMIT: Setting = Setting {
+    env: "SERVER_MAX_LIMIT",
+    section: "server",
+    key: "max_limit",
+    kind: Kind::whole(ESPOCRM_MAX_PAGE, 1..=ESPOCRM_MAX_PAGE, Unit::Count),
+    help: "largest page a tool returns, 1-200",
+};
+const METADATA_TTL: Setting = Setting {
+    env: "SERVER_METADATA_TTL_SECS",
+    section: "server",
+    key: "metadata_ttl_secs",
+    kind: Kind::whole(300, 1..=86_400, Unit::Seconds),
+    help: "how long the schema is cached",
+};
+const RATE_PER_SECOND: Setting = Setting {
+    env: "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
+    section: "server",
+    key: "rate_limit_requests_per_second",
+    kind: Kind::whole(10, 0..=1000, Unit::ZeroIsOff),
+    help: "requests per second to EspoCRM, 0 = no limit",
+};
+const RATE_BURST: Setting = Setting {
+    env: "SERVER_RATE_LIMIT_BURST",
+    section: "server",
+    key: "rate_limit_burst",
+    kind: Kind::whole(20, 1..=1000, Unit::Count),
+    help: "burst above that rate",
+};
+const MAX_CONCURRENT: Setting = Setting {
+    env: "SERVER_RATE_LIMIT_MAX_CONCURRENT",
+    section: "server",
+    key: "rate_limit_max_concurrent",
+    kind: Kind::whole(5, 1..=64, Unit::Count),
+    help: "requests in flight at once",
+};
+const DELETE_TTL: Setting = Setting {
+    env: "SERVER_DELETE_CONFIRMATION_TTL_SECS",
+    section: "server",
+    key: "delete_confirmation_ttl_secs",
+    kind: Kind::whole(300, 1..=86_400, Unit::Seconds),
+    help: "how long a delete preview stays confirmable",
+};
+const DELETE_CONFIRMATION: Setting = Setting {
+    env: "SERVER_DELETE_CONFIRMATION",
+    section: "server",
+    key: "delete_confirmation",
+    kind: Kind::Word { default: "agent" },
+    help: "who confirms a delete: agent, or human (asked via the client)",
+};
+/// `prompts` in the user's configuration directory ([`default_prompts_dir`]), not under the
+/// working directory: clients start espomcp wherever they like (`/` for Claude Desktop on
+/// macOS, the open project for editors).
+const PROMPTS_DIR: Setting = Setting {
+    env: "SERVER_PROMPTS_DIR",
+    section: "server",
+    key: "prompts_dir",
+    kind: Kind::Text(Unset::Means("CONFIG_DIR/espocrm-mcp/prompts")),
+    help: "where prompt templates live",
+};
+/// 50,000 by default: 250 pages of 200.
+const AGGREGATE_MAX: Setting = Setting {
+    env: "SERVER_AGGREGATE_MAX_RECORDS",
+    section: "server",
+    key: "aggregate_max_records",
+    kind: Kind::whole(50_000, 1..=1_000_000, Unit::Count),
+    help: "most records `aggregate` reads, 1-1000000",
+};
+const CALL_TIMEOUT: Setting = Setting {
+    env: "SERVER_CALL_TIMEOUT_SECS",
+    section: "server",
+    key: "call_timeout_secs",
+    kind: Kind::whole(DEFAULT_CALL_TIMEOUT_SECS, 1..=3600, Unit::Seconds),
+    help: "longest one tool call may take, retries included",
+};
+const READ_ONLY: Setting = Setting {
+    env: "SERVER_READ_ONLY",
+    section: "server",
+    key: "read_only",
+    kind: Kind::Switch { default: false },
+    help: "serve only the read tools, refuse the others",
+};
+const TOOLSETS: Setting = Setting {
+    env: "SERVER_TOOLSETS",
+    section: "server",
+    key: "toolsets",
+    kind: Kind::Text(Unset::Means("all")),
+    help: "tool families served: read,write,notes,kanban,email",
+};
+const ENTITY_TYPES: Setting = Setting {
+    env: "SERVER_ENTITY_TYPES",
+    section: "server",
+    key: "entity_types",
+    kind: Kind::Text(Unset::Means("all")),
+    help: "the only entity types tools may touch, e.g. Account,Contact",
+};
+const HTTP_ADDR: Setting = Setting {
+    env: "SERVER_HTTP_ADDR",
+    section: "server",
+    key: "http_addr",
+    kind: Kind::Text(Unset::Means("stdio")),
+    help: "serve MCP over HTTP at this address (endpoint /mcp)",
+};
+/// Required when SERVER_HTTP_ADDR is not a loopback address (`Reader::http_needs_token`).
+const HTTP_TOKEN: Setting = Setting {
+    env: "SERVER_HTTP_TOKEN",
+    section: "server",
+    key: "http_token",
+    kind: Kind::Text(Unset::Optional),
+    help: "bearer token every HTTP request must carry (required off loopback)",
+};
+const HTTP_ALLOWED_HOSTS: Setting = Setting {
+    env: "SERVER_HTTP_ALLOWED_HOSTS",
+    section: "server",
+    key: "http_allowed_hosts",
+    kind: Kind::Text(Unset::Optional),
+    help: "Host/Origin names accepted besides loopback, e.g. mcp.example.com",
+};
+const AUDIT_LOG: Setting = Setting {
+    env: "SERVER_AUDIT_LOG",
+    section: "server",
+    key: "audit_log",
+    kind: Kind::Text(Unset::Means("off")),
+    help: "append one JSON line per write tool call to this file",
+};
+const LOG_LEVEL: Setting = Setting {
+    env: "LOGGING_LEVEL",
+    section: "logging",
+    key: "level",
+    kind: Kind::Word { default: "info" },
+    help: "trace, debug, info, warn, error",
+};
+const LOG_JSON: Setting = Setting {
+    env: "LOGGING_JSON",
+    section: "logging",
+    key: "json",
+    kind: Kind::Switch { default: false },
+    help: "JSON log lines",
+};
+const LOG_FILE: Setting = Setting {
+    env: "LOGGING_FILE",
+    section: "logging",
+    key: "file",
+    kind: Kind::Text(Unset::Optional),
+    help: "also log to this file",
+};
 
-/// Every setting espomcp reads, in the order of the table above.
+/// Every setting espomcp reads, in the order `--help` and the README list them.
 pub const SETTINGS: [Setting; 26] = [
     URL,
     API_KEY,
@@ -176,17 +363,10 @@ pub const SETTINGS: [Setting; 26] = [
 /// EspoCRM answers 403 to a `maxSize` above 200.
 const ESPOCRM_MAX_PAGE: u64 = 200;
 
-/// The most records `aggregate` reads by default (250 pages of 200).
-const DEFAULT_AGGREGATE_MAX_RECORDS: u64 = 50_000;
-
 /// The longest a tool call may take by default, retries included: under the 60 s after which
 /// the usual clients (the TypeScript SDK's default request timeout) give up on a call, so the
 /// agent reads why it failed instead of a client-side timeout.
 pub const DEFAULT_CALL_TIMEOUT_SECS: u64 = 50;
-
-/// The default cap on one answer from EspoCRM, in MiB: far above any page of 200 records or the
-/// metadata (about 1 MB), far below what would hurt the process.
-const DEFAULT_MAX_RESPONSE_MIB: u64 = 32;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -813,23 +993,9 @@ impl Provider for Defaults {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let defaults: [(Setting, Value); 15] = [
-            (CALL_TIMEOUT, DEFAULT_CALL_TIMEOUT_SECS.into()),
-            (TIMEOUT, 30u64.into()),
-            (TLS_VERIFY, true.into()),
-            (MAX_RESPONSE, DEFAULT_MAX_RESPONSE_MIB.into()),
-            (MAX_LIMIT, ESPOCRM_MAX_PAGE.into()),
-            (METADATA_TTL, 300u64.into()),
-            (RATE_PER_SECOND, 10u64.into()),
-            (RATE_BURST, 20u64.into()),
-            (MAX_CONCURRENT, 5u64.into()),
-            (DELETE_TTL, 300u64.into()),
-            (DELETE_CONFIRMATION, "agent".into()),
-            (AGGREGATE_MAX, DEFAULT_AGGREGATE_MAX_RECORDS.into()),
-            (READ_ONLY, false.into()),
-            (LOG_LEVEL, "info".into()),
-            (LOG_JSON, false.into()),
-        ];
+        let defaults = SETTINGS
+            .iter()
+            .filter_map(|setting| Some((*setting, setting.built_in()?)));
         Ok(Profile::Default.collect(nest(defaults)))
     }
 }
@@ -1031,20 +1197,20 @@ impl Reader<'_> {
     fn config(&mut self, demo: bool) -> Option<Config> {
         let url = self.url(demo);
         let api_key = self.api_key(demo);
-        let timeout = self.whole(TIMEOUT, 1..=3600, Unit::Seconds);
+        let timeout = self.whole(TIMEOUT);
         let tls_verify = self.switch(TLS_VERIFY);
         let email_from = self.email(EMAIL_FROM);
-        let max_response_mib = self.whole(MAX_RESPONSE, 1..=4096, Unit::Count);
-        let max_limit = self.whole(MAX_LIMIT, 1..=ESPOCRM_MAX_PAGE, Unit::Count);
-        let metadata_ttl = self.whole(METADATA_TTL, 1..=86_400, Unit::Seconds);
-        let per_second = self.whole(RATE_PER_SECOND, 0..=1000, Unit::ZeroIsOff);
-        let burst = self.whole(RATE_BURST, 1..=1000, Unit::Count);
-        let max_concurrent = self.whole(MAX_CONCURRENT, 1..=64, Unit::Count);
-        let delete_ttl = self.whole(DELETE_TTL, 1..=86_400, Unit::Seconds);
+        let max_response_mib = self.whole(MAX_RESPONSE);
+        let max_limit = self.whole(MAX_LIMIT);
+        let metadata_ttl = self.whole(METADATA_TTL);
+        let per_second = self.whole(RATE_PER_SECOND);
+        let burst = self.whole(RATE_BURST);
+        let max_concurrent = self.whole(MAX_CONCURRENT);
+        let delete_ttl = self.whole(DELETE_TTL);
         let delete_confirmation = self.delete_confirmation(DELETE_CONFIRMATION);
         let prompts_dir = self.path(PROMPTS_DIR);
-        let aggregate_max = self.whole(AGGREGATE_MAX, 1..=1_000_000, Unit::Count);
-        let call_timeout = self.whole(CALL_TIMEOUT, 1..=3600, Unit::Seconds);
+        let aggregate_max = self.whole(AGGREGATE_MAX);
+        let call_timeout = self.whole(CALL_TIMEOUT);
         let read_only = self.switch(READ_ONLY);
         let toolsets = self.toolsets(TOOLSETS);
         let entity_types = self.entity_types(ENTITY_TYPES);
@@ -1261,7 +1427,11 @@ impl Reader<'_> {
         Some(found.map(|(path, _)| PathBuf::from(path)))
     }
 
-    fn whole(&mut self, setting: Setting, range: RangeInclusive<u64>, unit: Unit) -> Option<u64> {
+    /// A number within the bounds of the setting's row.
+    fn whole(&mut self, setting: Setting) -> Option<u64> {
+        let Kind::Whole { min, max, unit, .. } = setting.kind else {
+            unreachable!("{} is not a number in SETTINGS", setting.env)
+        };
         let found = self.find(setting)?;
         let number = match &found.value {
             Value::Num(_, number) => integer(*number),
@@ -1279,14 +1449,12 @@ impl Reader<'_> {
             return None;
         };
         match u64::try_from(number) {
-            Ok(number) if range.contains(&number) => Some(number),
+            Ok(number) if (min..=max).contains(&number) => Some(number),
             _ => {
                 let line = format!(
-                    "{} must be between {}{} and {}{} (got {number})",
+                    "{} must be between {min}{} and {max}{} (got {number})",
                     found.label,
-                    range.start(),
                     unit.after_min(),
-                    range.end(),
                     unit.after_max()
                 );
                 self.problem(setting, line);
@@ -1536,14 +1704,6 @@ impl Reader<'_> {
     }
 }
 
-/// How a number's bounds read in a problem.
-#[derive(Clone, Copy)]
-enum Unit {
-    Count,
-    Seconds,
-    ZeroIsOff,
-}
-
 impl Unit {
     fn of(self) -> &'static str {
         match self {
@@ -1688,6 +1848,45 @@ mod tests {
             env: env(pairs),
             flags: Vec::new(),
         })
+    }
+
+    #[test]
+    fn should_keep_each_row_of_the_settings_table_consistent() {
+        let mut names = BTreeSet::new();
+        for setting in SETTINGS {
+            assert!(names.insert(setting.env), "{} twice", setting.env);
+            // What the README says of the TOML keys: the variable in lower case without the
+            // section's prefix.
+            assert_eq!(
+                setting.env.to_ascii_lowercase(),
+                format!("{}_{}", setting.section, setting.key),
+                "{}",
+                setting.env
+            );
+            if let Kind::Whole {
+                default, min, max, ..
+            } = setting.kind
+            {
+                assert!((min..=max).contains(&default), "{}", setting.env);
+                // A help that quotes the bounds quotes these.
+                let quoted = setting.help.split([' ', ',']).find(|word| {
+                    word.split_once('-').is_some_and(|(low, high)| {
+                        low.parse::<u64>().is_ok() && high.parse::<u64>().is_ok()
+                    })
+                });
+                if let Some(quoted) = quoted {
+                    assert_eq!(quoted, format!("{min}-{max}"), "{}", setting.env);
+                }
+            }
+        }
+        let toolsets: Vec<&str> = Toolset::ALL.iter().map(|t| t.as_str()).collect();
+        assert!(
+            TOOLSETS.help.ends_with(&toolsets.join(",")),
+            "{}",
+            TOOLSETS.help
+        );
+        let levels: Vec<&str> = LogLevel::ALL.iter().map(|level| level.as_str()).collect();
+        assert_eq!(LOG_LEVEL.help, levels.join(", "));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! (Dockerfile, .dockerignore), the Claude Desktop bundle (mcpb/manifest.json, against the MCPB
 //! manifest schema, and its tool list against the running server), the MCP registry entry
 //! (server.json, against the registry's rules), the release workflow, the crate's metadata and
-//! licence, and every JSON, TOML and YAML snippet in the README. Where two files name the same
+//! licence, every JSON, TOML and YAML snippet in the README, and its table of settings. Where two files name the same
 //! thing (version, image, bundle, environment variables), the tests hold them to one value.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -905,4 +905,40 @@ fn every_json_toml_and_yaml_snippet_in_the_readme_parses_and_launches_espomcp() 
             })
     });
     assert!(demo, "README.md has a --demo snippet");
+}
+
+/// The README's table of settings is written by hand, for people; the settings, their order and
+/// their defaults are those of `espomcp::config::SETTINGS`, whence `--help` takes them too.
+#[test]
+fn the_readme_lists_every_setting_with_its_default() {
+    let readme = read("README.md");
+    let (_, section) = readme
+        .split_once("### Configuration\n")
+        .expect("README.md has a Configuration section");
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .skip_while(|line| !line.starts_with("| Variable | Default |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            // Code spans are how the README sets names apart; --help has none.
+            (cells[1].replace('`', ""), cells[2].replace('`', ""))
+        })
+        .collect();
+    let settings: Vec<(String, String)> = espomcp::config::SETTINGS
+        .iter()
+        .map(|setting| {
+            let default = match setting.shown_default() {
+                Some(default) => default,
+                None if setting.is_required() => "— (required unless --demo)".to_owned(),
+                None => "—".to_owned(),
+            };
+            (setting.env.to_owned(), default)
+        })
+        .collect();
+    assert_eq!(
+        rows, settings,
+        "README.md's Configuration table: (variable, default) in the order of SETTINGS"
+    );
 }
