@@ -1193,6 +1193,16 @@ struct Found {
     label: String,
 }
 
+/// A text or list setting as the user wrote it.
+enum Written<T> {
+    /// No layer sets it, or the one that does sets it to nothing (blank, an empty list).
+    Nothing,
+    /// The value, trimmed, with the name the user knows the setting by (problems start with it).
+    Value { value: T, label: String },
+    /// Not text (or not a list of text): its problem is recorded.
+    Unusable,
+}
+
 impl Reader<'_> {
     fn config(&mut self, demo: bool) -> Option<Config> {
         let url = self.url(demo);
@@ -1324,33 +1334,39 @@ impl Reader<'_> {
         });
     }
 
-    /// Text, trimmed; `Ok(None)` when unset or empty. `None` after recording a problem.
-    fn text(&mut self, setting: Setting, expected: &str) -> Option<Option<(String, String)>> {
+    /// Text, trimmed; an empty text is [`Written::Nothing`].
+    fn text(&mut self, setting: Setting, expected: &str) -> Written<String> {
         let Some(found) = self.find(setting) else {
-            return Some(None);
+            return Written::Nothing;
         };
         match &found.value {
-            Value::String(_, text) if text.trim().is_empty() => Some(None),
-            Value::String(_, text) => Some(Some((text.trim().to_owned(), found.label))),
+            Value::String(_, text) if text.trim().is_empty() => Written::Nothing,
+            Value::String(_, text) => Written::Value {
+                value: text.trim().to_owned(),
+                label: found.label,
+            },
             other => {
                 let line = format!("{} must be {expected} (got {})", found.label, shown(other));
                 self.problem(setting, line);
-                None
+                Written::Unusable
             }
         }
     }
 
     fn url(&mut self, demo: bool) -> Option<Option<String>> {
-        let Some((url, label)) = self.text(URL, "an address in quotes")? else {
-            if !demo {
+        let (url, label) = match self.text(URL, "an address in quotes") {
+            Written::Value { value, label } => (value, label),
+            Written::Unusable => return None,
+            Written::Nothing if demo => return Some(None),
+            Written::Nothing => {
                 self.problem(
                     URL,
                     "ESPOCRM_URL is not set: set it to your EspoCRM address, \
                      e.g. https://crm.example.com"
                         .to_owned(),
                 );
+                return Some(None);
             }
-            return Some(None);
         };
         match normalize_base_url(&url) {
             Ok(_) => Some(Some(url)),
@@ -1408,8 +1424,10 @@ impl Reader<'_> {
     }
 
     fn email(&mut self, setting: Setting) -> Option<Option<String>> {
-        let Some((address, label)) = self.text(setting, "an email address in quotes")? else {
-            return Some(None);
+        let (address, label) = match self.text(setting, "an email address in quotes") {
+            Written::Value { value, label } => (value, label),
+            Written::Nothing => return Some(None),
+            Written::Unusable => return None,
         };
         if looks_like_email(&address) {
             Some(Some(address))
@@ -1423,8 +1441,11 @@ impl Reader<'_> {
     }
 
     fn path(&mut self, setting: Setting) -> Option<Option<PathBuf>> {
-        let found = self.text(setting, "a path in quotes")?;
-        Some(found.map(|(path, _)| PathBuf::from(path)))
+        match self.text(setting, "a path in quotes") {
+            Written::Value { value, .. } => Some(Some(PathBuf::from(value))),
+            Written::Nothing => Some(None),
+            Written::Unusable => None,
+        }
     }
 
     /// A number within the bounds of the setting's row.
@@ -1503,10 +1524,11 @@ impl Reader<'_> {
         mode
     }
 
-    /// A list, comma-separated or a TOML array of strings; `Ok(None)` when unset or empty.
-    fn list(&mut self, setting: Setting, expected: &str) -> Option<Option<(Vec<String>, String)>> {
+    /// A list, comma-separated or a TOML array of strings; an empty one is
+    /// [`Written::Nothing`].
+    fn list(&mut self, setting: Setting, expected: &str) -> Written<Vec<String>> {
         let Some(found) = self.find(setting) else {
-            return Some(None);
+            return Written::Nothing;
         };
         let items: Option<Vec<String>> = match &found.value {
             Value::String(_, text) => Some(
@@ -1526,8 +1548,11 @@ impl Reader<'_> {
             _ => None,
         };
         match items {
-            Some(items) if items.is_empty() => Some(None),
-            Some(items) => Some(Some((items, found.label))),
+            Some(items) if items.is_empty() => Written::Nothing,
+            Some(items) => Written::Value {
+                value: items,
+                label: found.label,
+            },
             None => {
                 let line = format!(
                     "{} must be {expected}, comma-separated or a list (got {})",
@@ -1535,15 +1560,17 @@ impl Reader<'_> {
                     shown(&found.value)
                 );
                 self.problem(setting, line);
-                None
+                Written::Unusable
             }
         }
     }
 
     fn toolsets(&mut self, setting: Setting) -> Option<BTreeSet<Toolset>> {
         let names: Vec<&str> = Toolset::ALL.iter().map(|t| t.as_str()).collect();
-        let Some((items, label)) = self.list(setting, "toolset names")? else {
-            return Some(Toolset::ALL.into_iter().collect());
+        let (items, label) = match self.list(setting, "toolset names") {
+            Written::Value { value, label } => (value, label),
+            Written::Nothing => return Some(Toolset::ALL.into_iter().collect()),
+            Written::Unusable => return None,
         };
         let unknown: Vec<&String> = items
             .iter()
@@ -1574,8 +1601,10 @@ impl Reader<'_> {
     /// Entity type names, checked for their form here; whether EspoCRM knows them is checked
     /// against its metadata when espomcp starts.
     fn entity_types(&mut self, setting: Setting) -> Option<Option<Vec<String>>> {
-        let Some((items, label)) = self.list(setting, "entity type names")? else {
-            return Some(None);
+        let (items, label) = match self.list(setting, "entity type names") {
+            Written::Value { value, label } => (value, label),
+            Written::Nothing => return Some(None),
+            Written::Unusable => return None,
         };
         let malformed: Vec<&String> = items
             .iter()
@@ -1596,8 +1625,10 @@ impl Reader<'_> {
     }
 
     fn socket_address(&mut self, setting: Setting) -> Option<Option<SocketAddr>> {
-        let Some((text, label)) = self.text(setting, "an address in quotes")? else {
-            return Some(None);
+        let (text, label) = match self.text(setting, "an address in quotes") {
+            Written::Value { value, label } => (value, label),
+            Written::Nothing => return Some(None),
+            Written::Unusable => return None,
         };
         let resolved = match text.strip_prefix("localhost:") {
             Some(port) => format!("127.0.0.1:{port}"),
@@ -1643,8 +1674,10 @@ impl Reader<'_> {
     }
 
     fn hosts(&mut self, setting: Setting) -> Option<Vec<String>> {
-        let Some((items, label)) = self.list(setting, "host names")? else {
-            return Some(Vec::new());
+        let (items, label) = match self.list(setting, "host names") {
+            Written::Value { value, label } => (value, label),
+            Written::Nothing => return Some(Vec::new()),
+            Written::Unusable => return None,
         };
         let bad: Vec<&String> = items
             .iter()
