@@ -60,6 +60,7 @@ pub struct Setting {
 
 /// The values a setting takes, and what it is when no layer sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// A whole number in `min..=max`; `unit` says how those bounds read in a problem.
     Whole {
@@ -90,6 +91,7 @@ impl Kind {
 
 /// What leaving a text setting unset means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Unset {
     /// It must be set, except in demo mode (where espomcp talks to its in-process sandbox).
     Required,
