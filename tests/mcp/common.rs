@@ -41,42 +41,21 @@ pub const TOOLS: [&str; 5] = [
     "get_related",
 ];
 
-/// Every variable the binary reads (and those that locate its config file). They are removed
-/// from the child's environment so the developer's own settings never leak into a test.
-const CONFIG_VARIABLES: [&str; 32] = [
-    "ESPOCRM_URL",
-    "ESPOCRM_API_KEY",
-    "ESPOCRM_TIMEOUT_SECS",
-    "ESPOCRM_TLS_VERIFY",
-    "ESPOCRM_EMAIL_FROM",
-    "ESPOCRM_MAX_RESPONSE_MIB",
-    "SERVER_MAX_LIMIT",
-    "SERVER_METADATA_TTL_SECS",
-    "SERVER_RATE_LIMIT_REQUESTS_PER_SECOND",
-    "SERVER_RATE_LIMIT_BURST",
-    "SERVER_RATE_LIMIT_MAX_CONCURRENT",
-    "SERVER_DELETE_CONFIRMATION_TTL_SECS",
-    "SERVER_DELETE_CONFIRMATION",
-    "SERVER_PROMPTS_DIR",
-    "SERVER_AGGREGATE_MAX_RECORDS",
-    "SERVER_CALL_TIMEOUT_SECS",
-    "SERVER_READ_ONLY",
-    "SERVER_TOOLSETS",
-    "SERVER_ENTITY_TYPES",
-    "SERVER_HTTP_ADDR",
-    "SERVER_HTTP_TOKEN",
-    "SERVER_HTTP_ALLOWED_HOSTS",
-    "SERVER_AUDIT_LOG",
-    "ESPOCRM_ADMIN_USER",
-    "ESPOCRM_ADMIN_PASSWORD",
-    "LOGGING_LEVEL",
-    "LOGGING_JSON",
-    "LOGGING_FILE",
-    "RUST_LOG",
-    "HOME",
-    "XDG_CONFIG_HOME",
-    "APPDATA",
-];
+/// Every variable the binary reads (its settings, `espomcp seed`'s, the log filter and those that
+/// locate its config file). They are removed from the child's environment so the developer's own
+/// settings never leak into a test.
+fn config_variables() -> impl Iterator<Item = &'static str> {
+    let others = [
+        "ESPOCRM_ADMIN_USER",
+        "ESPOCRM_ADMIN_PASSWORD",
+        "RUST_LOG",
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "APPDATA",
+    ];
+    let settings = espomcp::config::SETTINGS.iter().map(|setting| setting.env);
+    settings.chain(others)
+}
 
 /// How long any single wait in these tests may take before it counts as a hang.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -122,7 +101,7 @@ pub async fn empty_sandbox() -> Sandbox {
 /// and a home and config directory of its own (so no user config file is read).
 pub fn command(home: &Path) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BIN);
-    for name in CONFIG_VARIABLES {
+    for name in config_variables() {
         command.env_remove(name);
     }
     command
@@ -136,7 +115,7 @@ pub fn command(home: &Path) -> tokio::process::Command {
 /// The same for `std::process` (the CLI tests).
 pub fn std_command(home: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(BIN);
-    for name in CONFIG_VARIABLES {
+    for name in config_variables() {
         command.env_remove(name);
     }
     command
