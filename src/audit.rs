@@ -1,15 +1,18 @@
 //! The audit log: one JSON line per write tool call (`SERVER_AUDIT_LOG`, off by default).
 //!
-//! Every call of `create`, `update`, `delete`, `link`, `unlink`, `add_note`, `update_kanban`
-//! and `draft_email` — successful, refused or failed — is appended to the file as
+//! Every call of a tool that changes data (`create`, `update`, `delete`, `link`, `unlink`,
+//! `add_note`, `update_kanban` and `draft_email`) — successful, refused or failed — is appended
+//! to the file as
 //!
 //! ```json
 //! {"time":"2026-03-02T10:15:04.512Z","tool":"update","entityType":"Opportunity","id":"65f0c3e2a1b2c3d4e",
 //!  "fields":["stage","amount"],"outcome":"OK","latencyMs":41,"upstreamStatus":200}
 //! ```
 //!
-//! It says who was changed and how it ended, never with what: field *names* only, no values,
-//! no note text, no email addresses, and never the API key. `outcome` is `OK`, a stable error
+//! What a line says the call was about is the tool's own declaration ([`Audited`], implemented
+//! by its argument type in the tool's file). It says who was changed and how it ended, never
+//! with what: field *names* only, no values, no note text, no email addresses, and never the
+//! API key. `outcome` is `OK`, a stable error
 //! code (`PERMISSION_DENIED`, …), `PROTOCOL_ERROR` or `CANCELLED`; `upstreamStatus` is the HTTP
 //! status of the last write request sent to EspoCRM during the call (of the last read when no
 //! write was sent, `null` when nothing reached EspoCRM).
@@ -30,8 +33,6 @@ use rmcp::model::{CallToolRequestParams, CallToolResponse};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
-
-use crate::toolsets::Toolset;
 
 /// The longest name (entity type, field, id) written as given; longer ones are cut.
 const MAX_NAME: usize = 64;
@@ -243,23 +244,24 @@ pub struct Watch {
 #[derive(Debug)]
 struct Call {
     tool: &'static str,
+    /// The tool's declaration of what the line records.
+    subject: AuditSubject,
     arguments: Map<String, Value>,
     started: Instant,
 }
 
 impl Watch {
     pub fn start(log: &AuditLog, request: &CallToolRequestParams) -> Watch {
-        // Every tool outside the read family changes something, and is audited.
-        let tool = Toolset::ALL
-            .into_iter()
-            .filter(|toolset| *toolset != Toolset::Read)
-            .flat_map(|toolset| toolset.tools().iter().copied())
-            .find(|tool| *tool == request.name.as_ref());
-        let call = tool.filter(|_| log.is_on()).map(|tool| Call {
-            tool,
-            arguments: request.arguments.clone().unwrap_or_default(),
-            started: Instant::now(),
-        });
+        // A tool that changes something declares what its audit line records (tools/catalog.rs).
+        let declared = crate::tools::catalog::audit_of(&request.name);
+        let call = declared
+            .filter(|_| log.is_on())
+            .map(|(tool, subject)| Call {
+                tool,
+                subject,
+                arguments: request.arguments.clone().unwrap_or_default(),
+                started: Instant::now(),
+            });
         Watch {
             log: log.clone(),
             call,
@@ -318,73 +320,98 @@ enum Outcome {
 }
 
 fn entry(call: &Call, outcome: &Outcome, upstream_status: Option<u16>) -> AuditEntry {
-    let args = &call.arguments;
-    let text = |key: &str| args.get(key).and_then(Value::as_str).map(short);
     let result = match outcome {
         Outcome::Done(value) => value.as_object().cloned().unwrap_or_default(),
         Outcome::Failed(_) => Map::new(),
     };
-    let from_result = |key: &str| result.get(key).and_then(Value::as_str).map(short);
-    let keys = |value: Option<&Value>| -> Vec<String> {
-        value
-            .and_then(Value::as_object)
-            .map(|data| data.keys().take(MAX_FIELDS).map(|k| short(k)).collect())
-            .unwrap_or_default()
+    let recorded = Recorded {
+        arguments: &call.arguments,
+        result: &result,
     };
-    let (entity_type, id, fields, step) = match call.tool {
-        "create" => (
-            text("entityType"),
-            from_result("id"),
-            keys(args.get("data")),
-            None,
-        ),
-        "update" => (text("entityType"), text("id"), keys(args.get("data")), None),
-        "delete" => {
-            let confirm = args.get("confirm").and_then(Value::as_bool) == Some(true);
-            let step = if confirm { "confirm" } else { "preview" };
-            (text("entityType"), text("id"), Vec::new(), Some(step))
-        }
-        "link" | "unlink" => (
-            text("entityType"),
-            text("id"),
-            text("link").into_iter().collect(),
-            None,
-        ),
-        "add_note" => (
-            text("entityType"),
-            text("id"),
-            vec!["post".to_owned()],
-            None,
-        ),
-        "update_kanban" => (
-            text("entityType"),
-            text("id"),
-            from_result("field").into_iter().collect(),
-            None,
-        ),
-        // draft_email: the Email attributes the call set, named as its arguments are.
-        _ => (
-            Some("Email".to_owned()),
-            from_result("id"),
-            args.keys().take(MAX_FIELDS).map(|k| short(k)).collect(),
-            None,
-        ),
-    };
+    let subject = (call.subject)(&recorded);
     AuditEntry {
         time: chrono::Utc::now()
             .format("%Y-%m-%dT%H:%M:%S%.3fZ")
             .to_string(),
         tool: call.tool,
-        entity_type: from_result("entityType").or(entity_type),
-        id,
-        fields,
-        step,
+        entity_type: recorded.answered("entityType").or(subject.entity_type),
+        id: subject.id,
+        fields: subject.fields,
+        step: subject.step,
         outcome: match outcome {
             Outcome::Done(_) => "OK".to_owned(),
             Outcome::Failed(code) => code.clone(),
         },
         latency_ms: u64::try_from(call.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         upstream_status,
+    }
+}
+
+/// How a tool that changes data is recorded in the audit log: implemented by its argument
+/// type, in the tool's own file, and named in its declaration (`ToolSpec::writes`). It reads
+/// the arguments as they were given, not as parsed, since a call refused for its arguments is
+/// recorded too.
+pub trait Audited {
+    /// What the line says the call was about.
+    fn subject(call: &Recorded<'_>) -> Subject;
+}
+
+/// [`Audited::subject`] of one tool's argument type.
+pub type AuditSubject = fn(&Recorded<'_>) -> Subject;
+
+/// What an audit line says a call was about: names, never values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Subject {
+    /// The entity type (a result's own `entityType`, when it has one, is written instead).
+    pub entity_type: Option<String>,
+    pub id: Option<String>,
+    /// The names of the fields the call set, or the link it changed.
+    pub fields: Vec<String>,
+    /// The step of a two-step tool (`delete`): `preview` or `confirm`.
+    pub step: Option<&'static str>,
+}
+
+/// A finished call as an [`Audited`] declaration reads it: its arguments as given, and its
+/// structured result (empty when the call failed). Every name read through here is cut to
+/// [`MAX_NAME`] characters, and lists of names to [`MAX_FIELDS`].
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded<'a> {
+    arguments: &'a Map<String, Value>,
+    result: &'a Map<String, Value>,
+}
+
+impl Recorded<'_> {
+    /// A text argument.
+    pub fn argument(&self, key: &str) -> Option<String> {
+        self.arguments.get(key).and_then(Value::as_str).map(short)
+    }
+
+    /// Whether a boolean argument is given as `true`.
+    pub fn is_true(&self, key: &str) -> bool {
+        self.arguments.get(key).and_then(Value::as_bool) == Some(true)
+    }
+
+    /// The keys of an object argument (e.g. `data`), never its values.
+    pub fn keys_of(&self, key: &str) -> Vec<String> {
+        self.arguments
+            .get(key)
+            .and_then(Value::as_object)
+            .map(|data| data.keys().take(MAX_FIELDS).map(|k| short(k)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The names of the arguments given.
+    pub fn argument_names(&self) -> Vec<String> {
+        self.arguments
+            .keys()
+            .take(MAX_FIELDS)
+            .map(|k| short(k))
+            .collect()
+    }
+
+    /// A text field of the result, when the call succeeded.
+    pub fn answered(&self, key: &str) -> Option<String> {
+        self.result.get(key).and_then(Value::as_str).map(short)
     }
 }
 
@@ -398,9 +425,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn call(tool: &'static str, arguments: Value) -> Call {
+    /// A call of `tool`, audited as the tool declares (tools/catalog.rs).
+    fn call(tool: &str, arguments: Value) -> Call {
+        let (tool, subject) = crate::tools::catalog::audit_of(tool).expect("an audited tool");
         Call {
             tool,
+            subject,
             arguments: arguments.as_object().cloned().unwrap_or_default(),
             started: Instant::now(),
         }

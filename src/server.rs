@@ -63,12 +63,7 @@ pub struct EspoMcp {
 
 impl EspoMcp {
     pub fn new(ctx: ToolContext, prompts: PromptStore) -> EspoMcp {
-        let mut tool_router = Self::read_router() + Self::write_router() + Self::power_router();
-        if ctx.human_confirmation.is_some() {
-            crate::tools::write::describe_human_delete(&mut tool_router);
-        }
-        // Every schema in the subset every client accepts (tools/portable.rs).
-        crate::tools::portable::make_router_portable(&mut tool_router);
+        let tool_router = crate::tools::router(ctx.human_confirmation.is_some());
         EspoMcp {
             prompts,
             ctx: Arc::new(ctx),
@@ -112,18 +107,15 @@ impl EspoMcp {
     /// them with no EspoCRM to talk to. `human_delete`: SERVER_DELETE_CONFIRMATION=human,
     /// which changes how `delete` describes itself.
     pub fn catalog(filter: &crate::toolsets::ToolFilter, human_delete: bool) -> Vec<Tool> {
-        let mut tool_router = Self::read_router() + Self::write_router() + Self::power_router();
-        if human_delete {
-            crate::tools::write::describe_human_delete(&mut tool_router);
-        }
-        Self::served(&tool_router, filter)
+        Self::served(&crate::tools::router(human_delete), filter)
     }
 
     fn served(router: &ToolRouter<Self>, filter: &crate::toolsets::ToolFilter) -> Vec<Tool> {
         let mut tools = router.list_all();
         tools.retain(|tool| filter.check(tool).is_ok());
         tools.sort_by(|a, b| {
-            crate::tools::tool_order(&a.name).cmp(&crate::tools::tool_order(&b.name))
+            let position = crate::tools::catalog::listing_position;
+            position(&a.name).cmp(&position(&b.name))
         });
         tools
     }

@@ -59,24 +59,14 @@ impl Toolset {
             .find(|toolset| toolset.as_str().eq_ignore_ascii_case(name.trim()))
     }
 
-    /// The tools of this family, by name.
+    /// The tools of this family, by name, as each tool declares its own (`tools/catalog.rs`).
     pub fn tools(self) -> &'static [&'static str] {
-        match self {
-            // The read family is exactly the tools listed first.
-            Toolset::Read => crate::tools::TOOL_ORDER,
-            Toolset::Write => &["create", "update", "delete", "link", "unlink"],
-            Toolset::Notes => &["add_note"],
-            Toolset::Kanban => &["update_kanban"],
-            Toolset::Email => &["draft_email"],
-        }
+        crate::tools::catalog::tools_of(self)
     }
 
-    /// The family a tool belongs to; `None` for a tool no family lists (a test keeps every
-    /// tool in one).
+    /// The family a tool belongs to; `None` for a name no tool has (every tool declares one).
     pub fn of(tool: &str) -> Option<Toolset> {
-        Toolset::ALL
-            .into_iter()
-            .find(|toolset| toolset.tools().contains(&tool))
+        crate::tools::catalog::toolset_of(tool)
     }
 }
 

@@ -7,6 +7,7 @@
 //! `structuredContent` (which clients validate against the tool's `outputSchema`, even on
 //! errors); protocol errors are kept for protocol faults. Tool bodies just use `?`.
 
+pub mod catalog;
 pub mod human;
 pub mod portable;
 pub mod power;
@@ -17,13 +18,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use espomcp_actors::{DeleteConfirmations, EspoRequest, MetadataCache, Schema};
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ToolError;
 use crate::espo::answer::{self, ListPage};
+use crate::server::EspoMcp;
 use crate::telemetry::Redacted;
 use crate::toolsets::{EntityFilter, ToolFilter};
 
@@ -261,8 +264,14 @@ pub fn error_of(result: &CallToolResult) -> Option<Value> {
 /// wrong type, missing required argument) is `INVALID_ARGUMENT` naming that argument, as a
 /// path where it is nested (`limit`, `where[0].field`), in the message and in
 /// `details.argument` (`arguments` when they are wrong as a whole), after the tool's name.
-pub fn parse_args<T: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<T, ToolError> {
+/// `tool` is the `<tool>_tool_attr` function `#[tool]` generates, so the name is the one its
+/// attribute declares (read only when the arguments are wrong).
+pub fn parse_args<T: DeserializeOwned>(
+    arguments: JsonObject,
+    tool: fn() -> Tool,
+) -> Result<T, ToolError> {
     crate::validate::deserialize::from_value(Value::Object(arguments)).map_err(|misfit| {
+        let tool = tool().name;
         // The tool's name, then the argument at fault: "search: the argument \"limit\" is
         // invalid: invalid type: string \"5\", expected u32".
         let (message, argument) = match misfit.argument {
@@ -304,26 +313,16 @@ pub fn input_schema<T: schemars::JsonSchema + std::any::Any>() -> Arc<JsonObject
     })
 }
 
-/// The order tools are listed in: discover, then read, then write.
-pub const TOOL_ORDER: &[&str] = &[
-    "list_entity_types",
-    "get_schema",
-    "search",
-    "get",
-    "get_related",
-    "get_many",
-    "global_search",
-    "aggregate",
-    "upcoming_activities",
-    "whoami",
-];
-
-/// A tool's place in [`TOOL_ORDER`] (unknown names last).
-pub fn tool_order(name: &str) -> usize {
-    TOOL_ORDER
-        .iter()
-        .position(|n| *n == name)
-        .unwrap_or(TOOL_ORDER.len())
+/// Every tool: the routers of the tool files merged, in the subset of JSON Schema every
+/// client accepts (`portable.rs`). `human_delete`: SERVER_DELETE_CONFIRMATION=human, which
+/// changes how `delete` describes itself.
+pub fn router(human_delete: bool) -> ToolRouter<EspoMcp> {
+    let mut router = EspoMcp::read_router() + EspoMcp::write_router() + EspoMcp::power_router();
+    if human_delete {
+        write::describe_human_delete(&mut router);
+    }
+    portable::make_router_portable(&mut router);
+    router
 }
 
 #[cfg(test)]

@@ -19,11 +19,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::catalog::ToolSpec;
 use super::{input_schema, parse_args};
 use crate::error::ToolError;
 use crate::espo::attributes::AttributeKind;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
+use crate::toolsets::Toolset;
 use crate::validate::lists::{BoundedVec, MAX_ENTITY_TYPES, MAX_SELECT, MAX_WHERE};
 use crate::validate::names;
 use crate::validate::where_clause::{self, Where, WhereCondition};
@@ -690,6 +692,15 @@ impl AggregatePlan {
 // The tools
 // ---------------------------------------------------------------------------------------------
 
+/// This file's tools, as the catalogue knows them (`catalog.rs`), in the order they are listed.
+pub(super) const TOOLS: &[ToolSpec] = &[
+    ToolSpec::reads(EspoMcp::get_many_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::global_search_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::aggregate_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::upcoming_activities_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::whoami_tool_attr, Toolset::Read),
+];
+
 #[tool_router(router = power_router, vis = "pub")]
 impl EspoMcp {
     #[tool(
@@ -699,7 +710,7 @@ impl EspoMcp {
         annotations(title = "Get many records", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_many(&self, arguments: JsonObject) -> Result<Json<ManyRecords>, ToolError> {
-        let args: GetManyArgs = parse_args("get_many", arguments)?;
+        let args: GetManyArgs = parse_args(arguments, Self::get_many_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         if args.ids.is_empty() || args.ids.len() > MAX_IDS {
@@ -774,7 +785,7 @@ impl EspoMcp {
         annotations(title = "Global search", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn global_search(&self, arguments: JsonObject) -> Result<Json<SearchHits>, ToolError> {
-        let args: GlobalSearchArgs = parse_args("global_search", arguments)?;
+        let args: GlobalSearchArgs = parse_args(arguments, Self::global_search_tool_attr)?;
         let query = args.query.trim();
         if query.is_empty() {
             return Err(ToolError::invalid_argument("query", "must not be empty"));
@@ -860,7 +871,7 @@ impl EspoMcp {
         arguments: JsonObject,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<AggregateOut>, ToolError> {
-        let args: AggregateArgs = parse_args("aggregate", arguments)?;
+        let args: AggregateArgs = parse_args(arguments, Self::aggregate_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let filter: Where =
@@ -941,7 +952,7 @@ impl EspoMcp {
         &self,
         arguments: JsonObject,
     ) -> Result<Json<UpcomingOut>, ToolError> {
-        let args: UpcomingArgs = parse_args("upcoming_activities", arguments)?;
+        let args: UpcomingArgs = parse_args(arguments, Self::upcoming_activities_tool_attr)?;
         let days = args.days.unwrap_or(7);
         if days == 0 || days > MAX_DAYS {
             return Err(ToolError::invalid_argument(
@@ -1050,7 +1061,7 @@ impl EspoMcp {
         annotations(title = "Who am I", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn whoami(&self, arguments: JsonObject) -> Result<Json<WhoAmI>, ToolError> {
-        let _: super::read::NoArgs = parse_args("whoami", arguments)?;
+        let _: super::read::NoArgs = parse_args(arguments, Self::whoami_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let access = schema
             .record_entities()

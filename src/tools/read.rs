@@ -14,11 +14,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::catalog::ToolSpec;
 use super::{Json, RenderedSchema, Structured, ToolContext, input_schema, parse_args};
 use crate::error::ToolError;
 use crate::espo::answer::ListPage;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
+use crate::toolsets::Toolset;
 use crate::validate::lists::{BoundedVec, MAX_SELECT, MAX_WHERE};
 use crate::validate::names;
 use crate::validate::where_clause::{self, WhereCondition};
@@ -354,6 +356,15 @@ fn list_query(
     Ok((query, limit, offset))
 }
 
+/// This file's tools, as the catalogue knows them (`catalog.rs`), in the order they are listed.
+pub(super) const TOOLS: &[ToolSpec] = &[
+    ToolSpec::reads(EspoMcp::list_entity_types_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::get_schema_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::search_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::get_tool_attr, Toolset::Read),
+    ToolSpec::reads(EspoMcp::get_related_tool_attr, Toolset::Read),
+];
+
 #[tool_router(router = read_router, vis = "pub")]
 impl EspoMcp {
     #[tool(
@@ -366,7 +377,7 @@ impl EspoMcp {
         &self,
         arguments: JsonObject,
     ) -> Result<Json<EntityTypeList>, ToolError> {
-        let _: NoArgs = parse_args("list_entity_types", arguments)?;
+        let _: NoArgs = parse_args(arguments, Self::list_entity_types_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity_types = schema
             .record_entities()
@@ -395,7 +406,7 @@ impl EspoMcp {
         &self,
         arguments: JsonObject,
     ) -> Result<Json<SchemaAnswer>, ToolError> {
-        let args: EntityTypeArgs = parse_args("get_schema", arguments)?;
+        let args: EntityTypeArgs = parse_args(arguments, Self::get_schema_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let answer = self
@@ -434,7 +445,7 @@ impl EspoMcp {
         &self,
         arguments: JsonObject,
     ) -> Result<Json<RecordPage>, ToolError> {
-        let args: SearchArgs = parse_args("search", arguments)?;
+        let args: SearchArgs = parse_args(arguments, Self::search_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let input = ListInput {
@@ -466,7 +477,7 @@ impl EspoMcp {
         annotations(title = "Get record", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     pub(crate) async fn get(&self, arguments: JsonObject) -> Result<Json<RecordOut>, ToolError> {
-        let args: GetArgs = parse_args("get", arguments)?;
+        let args: GetArgs = parse_args(arguments, Self::get_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let id = names::id(&args.id)?;
@@ -500,7 +511,7 @@ impl EspoMcp {
         &self,
         arguments: JsonObject,
     ) -> Result<Json<RecordPage>, ToolError> {
-        let args: GetRelatedArgs = parse_args("get_related", arguments)?;
+        let args: GetRelatedArgs = parse_args(arguments, Self::get_related_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let id = names::id(&args.id)?;

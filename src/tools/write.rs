@@ -34,11 +34,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::catalog::ToolSpec;
 use super::human::{self, Answer, HumanConfirmation, RecordSummary, StateRefused};
 use super::{ToolContext, input_schema, parse_args};
+use crate::audit::{Audited, Recorded, Subject};
 use crate::error::{ErrorCode, ToolError};
 use crate::outbound;
 use crate::server::EspoMcp;
+use crate::toolsets::Toolset;
 use crate::validate::lists::{BoundedVec, MAX_IDS, MAX_RECIPIENTS, Recipients};
 use crate::validate::names;
 use crate::validate::write::{self, WriteMode};
@@ -72,6 +75,18 @@ pub struct CreateArgs {
     pub skip_duplicate_check: bool,
 }
 
+/// The type, the new record's id, the names of the fields set.
+impl Audited for CreateArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        Subject {
+            entity_type: call.argument("entityType"),
+            id: call.answered("id"),
+            fields: call.keys_of("data"),
+            step: None,
+        }
+    }
+}
+
 /// Changes to one record.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -82,6 +97,18 @@ pub struct UpdateArgs {
     pub id: String,
     /// Only the attributes to change; required fields may not be emptied.
     pub data: Map<String, Value>,
+}
+
+/// The record and the names of the fields set.
+impl Audited for UpdateArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        Subject {
+            entity_type: call.argument("entityType"),
+            id: call.argument("id"),
+            fields: call.keys_of("data"),
+            step: None,
+        }
+    }
 }
 
 /// A delete, in two steps.
@@ -95,6 +122,23 @@ pub struct DeleteArgs {
     /// false: preview the record and register the preview (nothing is deleted).
     /// true: delete it — only after a preview of this same record, within its expiry.
     pub confirm: bool,
+}
+
+/// The record and the step: `preview` (confirm=false) or `confirm`.
+impl Audited for DeleteArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        let step = if call.is_true("confirm") {
+            "confirm"
+        } else {
+            "preview"
+        };
+        Subject {
+            entity_type: call.argument("entityType"),
+            id: call.argument("id"),
+            fields: Vec::new(),
+            step: Some(step),
+        }
+    }
 }
 
 /// A link between records.
@@ -115,6 +159,18 @@ pub struct LinkArgs {
     pub foreign_ids: Option<BoundedVec<String, MAX_IDS>>,
 }
 
+/// The record and the link (for `link` and `unlink` alike).
+impl Audited for LinkArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        Subject {
+            entity_type: call.argument("entityType"),
+            id: call.argument("id"),
+            fields: call.argument("link").into_iter().collect(),
+            step: None,
+        }
+    }
+}
+
 /// A note for a record's stream.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -125,6 +181,18 @@ pub struct AddNoteArgs {
     pub id: String,
     /// The note's text.
     pub text: String,
+}
+
+/// The record the note is posted to; the field is the note's `post`, never its text.
+impl Audited for AddNoteArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        Subject {
+            entity_type: call.argument("entityType"),
+            id: call.argument("id"),
+            fields: vec!["post".to_owned()],
+            step: None,
+        }
+    }
 }
 
 /// A kanban move.
@@ -140,6 +208,18 @@ pub struct KanbanArgs {
     /// Its place within the group, 0 = top. Omitted: EspoCRM's usual order.
     #[serde(default)]
     pub position: Option<u32>,
+}
+
+/// The record and the status field the kanban groups by (from the result).
+impl Audited for KanbanArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        Subject {
+            entity_type: call.argument("entityType"),
+            id: call.argument("id"),
+            fields: call.answered("field").into_iter().collect(),
+            step: None,
+        }
+    }
 }
 
 /// An email draft. espomcp never sends mail: the draft waits in EspoCRM for a person.
@@ -177,6 +257,19 @@ pub struct DraftEmailArgs {
     /// Sender address; default ESPOCRM_EMAIL_FROM, else the API user's own address.
     #[serde(default)]
     pub from: Option<String>,
+}
+
+/// An Email, the draft's id, and the Email attributes the call set, named as its arguments are
+/// (never the addresses or the text).
+impl Audited for DraftEmailArgs {
+    fn subject(call: &Recorded<'_>) -> Subject {
+        Subject {
+            entity_type: Some("Email".to_owned()),
+            id: call.answered("id"),
+            fields: call.argument_names(),
+            step: None,
+        }
+    }
 }
 
 /// A record after a write; it carries `url`, its page in EspoCRM.
@@ -373,6 +466,19 @@ const PREVIEW_LINKS: &[&str] = &[
 /// The description of `delete` in agent mode (the default).
 const DELETE_DESCRIPTION: &str = "Delete a record in two steps. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.";
 
+/// This file's tools, as the catalogue knows them (`catalog.rs`): each one's toolset, and the
+/// argument type whose [`Audited`] declaration says what the audit log records of a call.
+pub(super) const TOOLS: &[ToolSpec] = &[
+    ToolSpec::writes::<CreateArgs>(EspoMcp::create_tool_attr, Toolset::Write),
+    ToolSpec::writes::<UpdateArgs>(EspoMcp::update_tool_attr, Toolset::Write),
+    ToolSpec::writes::<DeleteArgs>(EspoMcp::delete_tool_attr, Toolset::Write),
+    ToolSpec::writes::<LinkArgs>(EspoMcp::link_tool_attr, Toolset::Write),
+    ToolSpec::writes::<LinkArgs>(EspoMcp::unlink_tool_attr, Toolset::Write),
+    ToolSpec::writes::<AddNoteArgs>(EspoMcp::add_note_tool_attr, Toolset::Notes),
+    ToolSpec::writes::<KanbanArgs>(EspoMcp::update_kanban_tool_attr, Toolset::Kanban),
+    ToolSpec::writes::<DraftEmailArgs>(EspoMcp::draft_email_tool_attr, Toolset::Email),
+];
+
 #[tool_router(router = write_router, vis = "pub")]
 impl EspoMcp {
     #[tool(
@@ -382,7 +488,7 @@ impl EspoMcp {
         annotations(title = "Create record", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn create(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
-        let args: CreateArgs = parse_args("create", arguments)?;
+        let args: CreateArgs = parse_args(arguments, Self::create_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = writable_entity(&schema, &args.entity_type, Action::Create)?;
         outbound::check_record_data(&schema, entity, Some(&args.data), false)?;
@@ -406,7 +512,7 @@ impl EspoMcp {
         annotations(title = "Update record", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn update(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
-        let args: UpdateArgs = parse_args("update", arguments)?;
+        let args: UpdateArgs = parse_args(arguments, Self::update_tool_attr)?;
         let schema = self.ctx.schema().await?;
         if is_type(&args.entity_type, "Email") {
             // A draft may be edited, never moved on towards sending.
@@ -450,7 +556,7 @@ impl EspoMcp {
         RequestState(request_state): RequestState,
         InputResponses(responses): InputResponses,
     ) -> Result<CallToolResponse, ToolError> {
-        let args: DeleteArgs = parse_args("delete", arguments)?;
+        let args: DeleteArgs = parse_args(arguments, Self::delete_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type_for(&schema, &args.entity_type, Action::Delete)?;
         let id = names::id(&args.id)?.to_owned();
@@ -507,7 +613,7 @@ impl EspoMcp {
         annotations(title = "Link records", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn link(&self, arguments: JsonObject) -> Result<Json<LinkOutcome>, ToolError> {
-        let args: LinkArgs = parse_args("link", arguments)?;
+        let args: LinkArgs = parse_args(arguments, Self::link_tool_attr)?;
         self.relate(args, true).await.map(Json)
     }
 
@@ -518,7 +624,7 @@ impl EspoMcp {
         annotations(title = "Unlink records", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn unlink(&self, arguments: JsonObject) -> Result<Json<LinkOutcome>, ToolError> {
-        let args: LinkArgs = parse_args("unlink", arguments)?;
+        let args: LinkArgs = parse_args(arguments, Self::unlink_tool_attr)?;
         self.relate(args, false).await.map(Json)
     }
 
@@ -529,7 +635,7 @@ impl EspoMcp {
         annotations(title = "Add note", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn add_note(&self, arguments: JsonObject) -> Result<Json<WrittenRecord>, ToolError> {
-        let args: AddNoteArgs = parse_args("add_note", arguments)?;
+        let args: AddNoteArgs = parse_args(arguments, Self::add_note_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let id = names::id(&args.id)?;
@@ -574,7 +680,7 @@ impl EspoMcp {
         annotations(title = "Move on kanban", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn update_kanban(&self, arguments: JsonObject) -> Result<Json<KanbanOutcome>, ToolError> {
-        let args: KanbanArgs = parse_args("update_kanban", arguments)?;
+        let args: KanbanArgs = parse_args(arguments, Self::update_kanban_tool_attr)?;
         let schema = self.ctx.schema().await?;
         if is_type(&args.entity_type, "Email") {
             return Err(ToolError::send_blocked("moving an Email on the kanban"));
@@ -662,7 +768,7 @@ impl EspoMcp {
         annotations(title = "Draft email", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn draft_email(&self, arguments: JsonObject) -> Result<Json<DraftOutcome>, ToolError> {
-        let args: DraftEmailArgs = parse_args("draft_email", arguments)?;
+        let args: DraftEmailArgs = parse_args(arguments, Self::draft_email_tool_attr)?;
         let schema = self.ctx.schema().await?;
         names::entity_type_for(&schema, "Email", Action::Create)?;
         if args.to.addresses().is_empty() {
