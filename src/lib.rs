@@ -6,7 +6,8 @@
 //! - [`runtime`]: starts the actors and the server (and, with `--demo`, an in-process sandbox).
 //! - [`server`]: the rmcp `ServerHandler`: capabilities, routing to the tool routers, the audit
 //!   watch and the per-call time limit.
-//! - [`tools`]: the tool families (read, power, write, the human delete confirmation) and the
+//! - [`tools`]: the tools, one file per toolset (read with the power tools, write, delete with
+//!   its human confirmation, notes, kanban, email), the catalogue of their declarations, and the
 //!   portable schemas of their parameters and answers.
 //! - [`validate`]: pure validators of names, ids, list caps, `where` filters and write data.
 //! - [`rules`]: one rule per value format (email, URL, phone, date, date-time), asked by the

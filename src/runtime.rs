@@ -15,7 +15,7 @@ use espomcp_actors::{
 use crate::config::{Config, DeleteConfirmation};
 use crate::server::EspoMcp;
 use crate::tools::ToolContext;
-use crate::tools::human::{ConfirmationKeyError, HumanConfirmation};
+use crate::tools::delete::human::{ConfirmationKeyError, HumanConfirmation};
 use crate::toolsets::{EntityFilter, ToolFilter};
 
 /// Why espomcp could not start.

@@ -66,9 +66,17 @@ impl std::fmt::Debug for ToolSpec {
 
 /// Every file's declarations, read tools first in the order they are listed.
 fn declared() -> impl Iterator<Item = &'static ToolSpec> {
-    [super::read::TOOLS, super::power::TOOLS, super::write::TOOLS]
-        .into_iter()
-        .flatten()
+    [
+        super::read::TOOLS,
+        super::read::power::TOOLS,
+        super::write::TOOLS,
+        super::delete::TOOLS,
+        super::notes::TOOLS,
+        super::kanban::TOOLS,
+        super::email::TOOLS,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// One declared tool, by name.

@@ -1,6 +1,9 @@
-//! The MCP tools, one file per family, each with its own router; this module holds what they
-//! share: the [`ToolContext`] (handles of the gateway and metadata actors, limits, the site URL)
-//! and the conversion of tool errors into MCP tool results.
+//! The MCP tools, one file (or folder) per toolset, each with its own router: [`read`] (with the
+//! power tools in [`read::power`]), [`write`], [`delete`], [`notes`], [`kanban`], [`email`].
+//! Each tool declares its toolset and what the audit log records of it next to its `#[tool]`
+//! attribute ([`catalog`]). This module holds what they share: the [`ToolContext`] (handles of
+//! the gateway and metadata actors, limits, the site URL), the reading of arguments, the merged
+//! [`router`] and the conversion of tool errors into MCP tool results.
 //!
 //! A tool that ran and failed answers a tool result with `isError: true` and
 //! `{"error": {"code", "message", "suggestion", "retryable"}}` as its only text block, and no
@@ -8,16 +11,18 @@
 //! errors); protocol errors are kept for protocol faults. Tool bodies just use `?`.
 
 pub mod catalog;
-pub mod human;
+pub mod delete;
+pub mod email;
+pub mod kanban;
+pub mod notes;
 pub mod portable;
-pub mod power;
 pub mod read;
 pub mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use espomcp_actors::{DeleteConfirmations, EspoRequest, MetadataCache, Schema};
+use espomcp_actors::{DeleteConfirmations, EntityType, EspoRequest, MetadataCache, Schema};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool};
@@ -51,8 +56,8 @@ pub struct ToolContext {
     /// `SERVER_AGGREGATE_MAX_RECORDS`: the most records `aggregate` reads.
     pub aggregate_max_records: u32,
     /// `SERVER_DELETE_CONFIRMATION=human`: a confirmed delete also asks the person (see
-    /// `human.rs`). `None` in agent mode.
-    pub human_confirmation: Option<human::HumanConfirmation>,
+    /// `delete/human.rs`). `None` in agent mode.
+    pub human_confirmation: Option<delete::human::HumanConfirmation>,
     /// `SERVER_READ_ONLY` and `SERVER_TOOLSETS`: which tools are served.
     pub tools: ToolFilter,
     /// `SERVER_ENTITY_TYPES`: which entity types tools may touch, applied to [`Self::schema`].
@@ -136,9 +141,29 @@ impl ToolContext {
         answer::list_page(self.send(request).await?, &described)
     }
 
+    /// The current record, or RECORD_NOT_FOUND naming it.
+    pub async fn fetch(
+        &self,
+        entity: &EntityType,
+        id: &str,
+    ) -> Result<Map<String, Value>, ToolError> {
+        self.send_record(EspoRequest::get([entity.name.as_str(), id]))
+            .await
+            .map_err(|e| not_found_as(e, &entity.name, id))
+    }
+
     /// The record's page in EspoCRM's web UI.
     pub fn record_url(&self, entity_type: &str, id: &str) -> String {
         format!("{}/#{entity_type}/view/{id}", self.site_url)
+    }
+}
+
+/// A 404 on a record route means the record does not exist: say which.
+pub fn not_found_as(error: ToolError, entity_type: &str, id: &str) -> ToolError {
+    if error.code == crate::error::ErrorCode::RecordNotFound {
+        ToolError::record_not_found(entity_type, id)
+    } else {
+        error
     }
 }
 
@@ -317,9 +342,15 @@ pub fn input_schema<T: schemars::JsonSchema + std::any::Any>() -> Arc<JsonObject
 /// client accepts (`portable.rs`). `human_delete`: SERVER_DELETE_CONFIRMATION=human, which
 /// changes how `delete` describes itself.
 pub fn router(human_delete: bool) -> ToolRouter<EspoMcp> {
-    let mut router = EspoMcp::read_router() + EspoMcp::write_router() + EspoMcp::power_router();
+    let mut router = EspoMcp::read_router()
+        + EspoMcp::power_router()
+        + EspoMcp::write_router()
+        + EspoMcp::delete_router()
+        + EspoMcp::notes_router()
+        + EspoMcp::kanban_router()
+        + EspoMcp::email_router();
     if human_delete {
-        write::describe_human_delete(&mut router);
+        delete::describe_human_delete(&mut router);
     }
     portable::make_router_portable(&mut router);
     router

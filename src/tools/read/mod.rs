@@ -1,9 +1,12 @@
-//! The five read tools: `list_entity_types`, `get_schema`, `search`, `get`, `get_related`.
+//! The read toolset: the five read tools here (`list_entity_types`, `get_schema`, `search`,
+//! `get`, `get_related`) and the power tools in [`power`].
 //!
 //! Every entity type, field, link, operator and id is checked against the schema before a
 //! request is built, so EspoCRM's own weak spots never show: an unknown link (EspoCRM: 500),
 //! a where item without a field (500), an unknown `select` name (silently dropped), a page over
 //! 200 (403) all become precise error codes instead.
+
+pub mod power;
 
 use espomcp_actors::{Action, EntityType, EspoRequest, Field, Link};
 use std::sync::Arc;
@@ -15,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::catalog::ToolSpec;
-use super::{Json, RenderedSchema, Structured, ToolContext, input_schema, parse_args};
+use super::{
+    Json, RenderedSchema, Structured, ToolContext, input_schema, not_found_as, parse_args,
+};
 use crate::error::ToolError;
 use crate::espo::answer::ListPage;
 use crate::espo::query::ListQuery;
@@ -545,14 +550,5 @@ impl EspoMcp {
             limit,
             list,
         }))
-    }
-}
-
-/// A 404 on a record route means the record does not exist: say which.
-fn not_found_as(error: ToolError, entity_type: &str, id: &str) -> ToolError {
-    if error.code == crate::error::ErrorCode::RecordNotFound {
-        ToolError::record_not_found(entity_type, id)
-    } else {
-        error
     }
 }

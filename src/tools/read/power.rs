@@ -1,4 +1,4 @@
-//! The five read-only power tools: `get_many`, `global_search`, `aggregate`,
+//! The five read-only power tools, in the read toolset: `get_many`, `global_search`, `aggregate`,
 //! `upcoming_activities`, `whoami`.
 //!
 //! They validate exactly as the read tools do (names, ids and where clauses against the schema)
@@ -19,12 +19,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::catalog::ToolSpec;
-use super::{input_schema, parse_args};
 use crate::error::ToolError;
 use crate::espo::attributes::AttributeKind;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
+use crate::tools::catalog::ToolSpec;
+use crate::tools::{input_schema, parse_args};
 use crate::toolsets::Toolset;
 use crate::validate::lists::{BoundedVec, MAX_ENTITY_TYPES, MAX_SELECT, MAX_WHERE};
 use crate::validate::names;
@@ -693,7 +693,7 @@ impl AggregatePlan {
 // ---------------------------------------------------------------------------------------------
 
 /// This file's tools, as the catalogue knows them (`catalog.rs`), in the order they are listed.
-pub(super) const TOOLS: &[ToolSpec] = &[
+pub(in crate::tools) const TOOLS: &[ToolSpec] = &[
     ToolSpec::reads(EspoMcp::get_many_tool_attr, Toolset::Read),
     ToolSpec::reads(EspoMcp::global_search_tool_attr, Toolset::Read),
     ToolSpec::reads(EspoMcp::aggregate_tool_attr, Toolset::Read),
@@ -1057,11 +1057,11 @@ impl EspoMcp {
     #[tool(
         name = "whoami",
         description = "The API user espomcp acts as (id, userName, type, own email addresses) and its access per entity type: read, create, edit, delete and stream levels (all, team, own, no).",
-        input_schema = input_schema::<super::read::NoArgs>(),
+        input_schema = input_schema::<super::NoArgs>(),
         annotations(title = "Who am I", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn whoami(&self, arguments: JsonObject) -> Result<Json<WhoAmI>, ToolError> {
-        let _: super::read::NoArgs = parse_args(arguments, Self::whoami_tool_attr)?;
+        let _: super::NoArgs = parse_args(arguments, Self::whoami_tool_attr)?;
         let schema = self.ctx.schema().await?;
         let access = schema
             .record_entities()

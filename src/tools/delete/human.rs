@@ -1,5 +1,5 @@
 //! Human confirmation of deletes (`SERVER_DELETE_CONFIRMATION=human`): the pieces the `delete`
-//! tool (`write.rs`) uses to ask the person, through the MCP client, before it deletes.
+//! tool (the parent module) uses to ask the person, through the MCP client, before it deletes.
 //!
 //! The two-step flow stays as it is: `confirm: false` previews the record and registers the
 //! preview; `confirm: true` may delete only after claiming that preview. In human mode the
