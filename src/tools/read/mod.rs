@@ -1,11 +1,13 @@
 //! The read toolset: the five read tools here (`list_entity_types`, `get_schema`, `search`,
-//! `get`, `get_related`) and the power tools in [`power`].
+//! `get`, `get_related`) and the power tools in [`power`], with the engine of `aggregate` in
+//! [`aggregation`].
 //!
 //! Every entity type, field, link, operator and id is checked against the schema before a
 //! request is built, so EspoCRM's own weak spots never show: an unknown link (EspoCRM: 500),
 //! a where item without a field (500), an unknown `select` name (silently dropped), a page over
 //! 200 (403) all become precise error codes instead.
 
+pub mod aggregation;
 pub mod power;
 
 use espomcp_actors::{Action, EntityType, EspoRequest, Field, Link};

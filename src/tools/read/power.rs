@@ -5,13 +5,12 @@
 //! and only ever read. `aggregate` pages through the filtered records itself, because EspoCRM
 //! has no aggregation endpoint: it refuses up front a set larger than
 //! `SERVER_AGGREGATE_MAX_RECORDS`, reports MCP progress while paging, and stops paging when the
-//! client cancels (the server drops the tool's future, see `server.rs`).
+//! client cancels (the server drops the tool's future, see `server.rs`); what it computes is
+//! [`super::aggregation`]'s.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
 
-use espomcp_actors::{AccessLevel, Action, EntityType, EspoRequest, FieldType, ScopeAccess};
+use espomcp_actors::{AccessLevel, Action, EspoRequest, ScopeAccess};
 use rmcp::model::{JsonObject, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
@@ -19,8 +18,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::aggregation::{AggregatePlan, Aggregation, DateBucket, Metric};
 use crate::error::ToolError;
-use crate::espo::attributes::AttributeKind;
 use crate::espo::query::ListQuery;
 use crate::server::EspoMcp;
 use crate::tools::catalog::ToolSpec;
@@ -102,51 +101,6 @@ pub struct SearchHit {
 #[serde(rename_all = "camelCase")]
 pub struct SearchHits {
     pub list: Vec<SearchHit>,
-}
-
-/// What to compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricOp {
-    Count,
-    Sum,
-    Avg,
-    Min,
-    Max,
-}
-
-impl MetricOp {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Count => "count",
-            Self::Sum => "sum",
-            Self::Avg => "avg",
-            Self::Min => "min",
-            Self::Max => "max",
-        }
-    }
-}
-
-/// One metric of `aggregate`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Metric {
-    /// `count` (records), or `sum`, `avg`, `min`, `max` of a numeric field.
-    pub op: MetricOp,
-    /// The numeric field for `sum`, `avg`, `min`, `max`, e.g. `amount`; none for `count`.
-    #[serde(default)]
-    pub field: Option<String>,
-}
-
-/// A calendar period to group dates by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DateBucket {
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
 }
 
 /// Counts, sums, averages, minima and maxima over the records matching a filter.
@@ -281,91 +235,16 @@ fn list_request(entity: &str, query: &ListQuery) -> EspoRequest {
     request
 }
 
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A whole number as an integer, anything else as a float.
-fn number_value(x: f64) -> Value {
-    if x.fract() == 0.0 && x.abs() < 9.0e15 {
-        Value::from(x as i64)
-    } else {
-        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `YYYY-MM-DD HH:MM:SS` of a UNIX time, UTC.
 fn format_datetime(secs: i64) -> String {
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let rest = secs.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// The `YYYY-MM-DD` at the start of a date or date-time value.
-fn parse_date(text: &str) -> Option<(i64, u32, u32)> {
-    use chrono::Datelike;
-    let date = crate::rules::date::parse(text.get(..10)?)?;
-    Some((i64::from(date.year()), date.month(), date.day()))
-}
-
-/// The bucket a date or date-time value falls in; `None` for a value that is not a date.
-fn bucket_of(text: &str, bucket: DateBucket) -> Option<String> {
-    let (year, month, day) = parse_date(text)?;
-    Some(match bucket {
-        DateBucket::Day => format!("{year:04}-{month:02}-{day:02}"),
-        DateBucket::Month => format!("{year:04}-{month:02}"),
-        DateBucket::Quarter => format!("{year:04}-Q{}", (month - 1) / 3 + 1),
-        DateBucket::Year => format!("{year:04}"),
-        DateBucket::Week => {
-            // ISO 8601: the week belongs to the year of its Thursday; 1970-01-01 was a Thursday.
-            let days = days_from_civil(year, month, day);
-            let weekday = (days + 3).rem_euclid(7); // Monday = 0
-            let thursday = days - weekday + 3;
-            let (iso_year, _, _) = civil_from_days(thursday);
-            let week = (thursday - days_from_civil(iso_year, 1, 1)) / 7 + 1;
-            format!("{iso_year:04}-W{week:02}")
-        }
-    })
+    chrono::Utc::now().timestamp()
 }
 
 fn level_name(level: AccessLevel) -> &'static str {
@@ -374,317 +253,6 @@ fn level_name(level: AccessLevel) -> &'static str {
         AccessLevel::Team => "team",
         AccessLevel::Own => "own",
         AccessLevel::No => "no",
-    }
-}
-
-/// Running figures of one numeric field within one group and currency.
-#[derive(Debug, Default, Clone)]
-struct Figures {
-    values: u64,
-    sum: f64,
-    min: Option<f64>,
-    max: Option<f64>,
-}
-
-impl Figures {
-    fn add(&mut self, x: f64) {
-        self.values += 1;
-        self.sum += x;
-        self.min = Some(self.min.map_or(x, |m| m.min(x)));
-        self.max = Some(self.max.map_or(x, |m| m.max(x)));
-    }
-
-    fn result(&self, op: MetricOp) -> Value {
-        match op {
-            MetricOp::Count => Value::from(self.values),
-            MetricOp::Sum => number_value(self.sum),
-            MetricOp::Avg if self.values > 0 => number_value(self.sum / self.values as f64),
-            MetricOp::Avg => Value::Null,
-            MetricOp::Min => self.min.map_or(Value::Null, number_value),
-            MetricOp::Max => self.max.map_or(Value::Null, number_value),
-        }
-    }
-}
-
-/// A numeric field an aggregate reads, and its currency attribute when it is a currency field.
-#[derive(Debug, Clone)]
-struct NumericField {
-    name: String,
-    currency: Option<String>,
-}
-
-/// One group: its value, records, and per field the figures per currency (`""` for fields
-/// without one).
-#[derive(Debug, Default)]
-struct Group {
-    value: Value,
-    records: u64,
-    fields: BTreeMap<String, BTreeMap<String, Figures>>,
-}
-
-/// Nulls last; numbers by value; everything else by its text.
-fn compare_group_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Null, Value::Null) => Ordering::Equal,
-        (Value::Null, _) => Ordering::Greater,
-        (_, Value::Null) => Ordering::Less,
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        _ => a.to_string().cmp(&b.to_string()),
-    }
-}
-
-/// The plan of one aggregate, validated.
-struct AggregatePlan {
-    group_by: Option<String>,
-    bucket: Option<DateBucket>,
-    metrics: Vec<(MetricOp, Option<String>)>,
-    fields: Vec<NumericField>,
-}
-
-impl AggregatePlan {
-    fn new(entity: &EntityType, args: &AggregateArgs) -> Result<Self, ToolError> {
-        if args.metrics.is_empty() {
-            return Err(ToolError::invalid_argument(
-                "metrics",
-                "must name at least one metric, e.g. [{\"op\": \"count\"}]",
-            ));
-        }
-        if args.metrics.len() > MAX_METRICS {
-            return Err(ToolError::invalid_argument(
-                "metrics",
-                &format!("may hold at most {MAX_METRICS} metrics"),
-            ));
-        }
-        let group_by = match &args.group_by {
-            Some(name) => {
-                let attribute = names::attribute(entity, name)?;
-                if matches!(
-                    attribute.kind,
-                    AttributeKind::List | AttributeKind::Unfilterable
-                ) {
-                    return Err(ToolError::invalid_argument(
-                        "groupBy",
-                        &format!(
-                            "cannot be {name:?}: a {} field has no single value to group by",
-                            attribute.kind.describe()
-                        ),
-                    ));
-                }
-                if args.date_bucket.is_some()
-                    && !matches!(
-                        attribute.kind,
-                        AttributeKind::Date | AttributeKind::DateTime
-                    )
-                {
-                    return Err(ToolError::invalid_argument(
-                        "dateBucket",
-                        &format!(
-                            "needs a date or date-time groupBy field; {name:?} is a {} field",
-                            attribute.kind.describe()
-                        ),
-                    ));
-                }
-                Some(attribute.name)
-            }
-            None if args.date_bucket.is_some() => {
-                return Err(ToolError::invalid_argument(
-                    "dateBucket",
-                    "needs groupBy: the date or date-time field to bucket, e.g. \"closeDate\"",
-                ));
-            }
-            None => None,
-        };
-        let mut metrics = Vec::new();
-        let mut fields: Vec<NumericField> = Vec::new();
-        for (index, metric) in args.metrics.iter().enumerate() {
-            let argument = format!("metrics[{index}]");
-            match (metric.op, &metric.field) {
-                (MetricOp::Count, None) => metrics.push((MetricOp::Count, None)),
-                (MetricOp::Count, Some(_)) => {
-                    return Err(ToolError::invalid_argument(
-                        &argument,
-                        "counts records and takes no field: give {\"op\": \"count\"}",
-                    ));
-                }
-                (op, None) => {
-                    return Err(ToolError::invalid_argument(
-                        &argument,
-                        &format!("needs a numeric field for {:?}", op.as_str()),
-                    ));
-                }
-                (op, Some(name)) => {
-                    let attribute = names::attribute(entity, name)?;
-                    if attribute.kind != AttributeKind::Number {
-                        return Err(ToolError::invalid_argument(
-                            &argument,
-                            &format!(
-                                "needs a numeric field for {:?}; {name:?} is a {} field",
-                                op.as_str(),
-                                attribute.kind.describe()
-                            ),
-                        ));
-                    }
-                    let currency = attribute
-                        .field
-                        .filter(|f| f.field_type == FieldType::Currency && f.name == attribute.name)
-                        .map(|f| format!("{}Currency", f.name));
-                    if !fields.iter().any(|f| f.name == attribute.name) {
-                        fields.push(NumericField {
-                            name: attribute.name.clone(),
-                            currency,
-                        });
-                    }
-                    metrics.push((op, Some(attribute.name)));
-                }
-            }
-        }
-        Ok(Self {
-            group_by,
-            bucket: args.date_bucket,
-            metrics,
-            fields,
-        })
-    }
-
-    /// The attributes to read: the group, the fields and their currencies; `id` for a count.
-    fn select(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        let mut push = |name: &str| {
-            if !out.iter().any(|n| n == name) {
-                out.push(name.to_owned());
-            }
-        };
-        push("id");
-        if let Some(group) = &self.group_by {
-            push(group);
-        }
-        for field in &self.fields {
-            push(&field.name);
-            if let Some(currency) = &field.currency {
-                push(currency);
-            }
-        }
-        out
-    }
-
-    fn group_value(&self, record: &Map<String, Value>) -> Value {
-        let Some(group) = &self.group_by else {
-            return Value::Null;
-        };
-        let value = record.get(group).cloned().unwrap_or(Value::Null);
-        match (self.bucket, &value) {
-            (Some(bucket), Value::String(text)) => {
-                bucket_of(text, bucket).map_or(Value::Null, Value::String)
-            }
-            (Some(_), _) => Value::Null,
-            (None, _) => value,
-        }
-    }
-
-    fn add(
-        &self,
-        groups: &mut Vec<Group>,
-        index: &mut HashMap<String, usize>,
-        record: &Map<String, Value>,
-    ) {
-        let value = self.group_value(record);
-        let key = value.to_string();
-        let at = *index.entry(key).or_insert_with(|| {
-            groups.push(Group {
-                value,
-                ..Group::default()
-            });
-            groups.len() - 1
-        });
-        let group = &mut groups[at];
-        group.records += 1;
-        for field in &self.fields {
-            let Some(x) = record.get(&field.name).and_then(number) else {
-                continue;
-            };
-            let currency = field
-                .currency
-                .as_ref()
-                .map(|c| {
-                    record
-                        .get(c)
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned()
-                })
-                .unwrap_or_default();
-            group
-                .fields
-                .entry(field.name.clone())
-                .or_default()
-                .entry(currency)
-                .or_default()
-                .add(x);
-        }
-    }
-
-    fn row(&self, group: &Group) -> Map<String, Value> {
-        let mut row = Map::new();
-        if let Some(name) = &self.group_by {
-            let key = if self.bucket.is_some() {
-                "bucket"
-            } else {
-                name.as_str()
-            };
-            row.insert(key.to_owned(), group.value.clone());
-        }
-        let empty = BTreeMap::new();
-        for (op, field) in &self.metrics {
-            let Some(field) = field else {
-                row.insert("count".into(), Value::from(group.records));
-                continue;
-            };
-            let key = format!("{}_{field}", op.as_str());
-            let per_currency = group.fields.get(field).unwrap_or(&empty);
-            let spec = self.fields.iter().find(|f| &f.name == field);
-            let currency_key = spec.and_then(|f| f.currency.as_ref());
-            match (currency_key, per_currency.len()) {
-                (_, 0) => {
-                    row.insert(key, Figures::default().result(*op));
-                    if let Some(c) = currency_key {
-                        row.insert(c.clone(), Value::Null);
-                    }
-                }
-                (None, _) | (Some(_), 1) => {
-                    let (currency, figures) = per_currency.iter().next().expect("one entry");
-                    row.insert(key, figures.result(*op));
-                    if let Some(c) = currency_key {
-                        let shown = if currency.is_empty() {
-                            Value::Null
-                        } else {
-                            Value::from(currency.as_str())
-                        };
-                        row.insert(c.clone(), shown);
-                    }
-                }
-                (Some(c), _) => {
-                    let split: Map<String, Value> = per_currency
-                        .iter()
-                        .map(|(currency, figures)| (currency.clone(), figures.result(*op)))
-                        .collect();
-                    row.insert(key, Value::Object(split));
-                    row.insert(
-                        c.clone(),
-                        Value::Array(
-                            per_currency
-                                .keys()
-                                .map(|k| Value::from(k.as_str()))
-                                .collect(),
-                        ),
-                    );
-                }
-            }
-        }
-        row
     }
 }
 
@@ -876,15 +444,19 @@ impl EspoMcp {
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let filter: Where =
             where_clause::validate(entity, args.where_.as_deref().unwrap_or_default())?;
-        let plan = AggregatePlan::new(entity, &args)?;
+        let plan = AggregatePlan::new(
+            entity,
+            args.group_by.as_deref(),
+            &args.metrics,
+            args.date_bucket,
+        )?;
         let select = names::select(entity, &plan.select())?;
         let order_by = names::order_by(entity, "id").ok();
         let page_size = self.ctx.max_limit.max(1);
         let ceiling = u64::from(self.ctx.aggregate_max_records);
         let token = context.meta.get_progress_token();
 
-        let mut groups: Vec<Group> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut aggregation = Aggregation::new(plan);
         let mut read: u64 = 0;
         let mut expected: Option<u64> = None;
         loop {
@@ -919,7 +491,7 @@ impl EspoMcp {
             let total = *expected.get_or_insert(total);
             let got = list.len();
             for record in &list {
-                plan.add(&mut groups, &mut index, record);
+                aggregation.add(record);
             }
             read += got as u64;
             if let Some(token) = &token {
@@ -934,12 +506,10 @@ impl EspoMcp {
                 break;
             }
         }
-        groups.sort_by(|a, b| compare_group_values(&a.value, &b.value));
-        if groups.is_empty() && plan.group_by.is_none() {
-            groups.push(Group::default());
-        }
-        let rows = groups.iter().map(|g| plan.row(g)).collect();
-        Ok(Json(AggregateOut { rows, total: read }))
+        Ok(Json(AggregateOut {
+            rows: aggregation.into_rows(),
+            total: read,
+        }))
     }
 
     #[tool(
@@ -1102,46 +672,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_round_trip() {
-        for days in [-800_000, -1, 0, 1, 59, 60, 365, 10_956, 19_782, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    fn should_write_date_times_in_utc_to_the_second() {
+        assert_eq!(format_datetime(0), "1970-01-01 00:00:00");
         assert_eq!(format_datetime(951_782_400 + 3_723), "2000-02-29 01:02:03");
-    }
-
-    #[test]
-    fn buckets() {
-        let b = |t: &str, k| bucket_of(t, k).unwrap();
-        assert_eq!(b("2024-03-05", DateBucket::Day), "2024-03-05");
-        assert_eq!(b("2024-03-05 23:59:00", DateBucket::Month), "2024-03");
-        assert_eq!(b("2024-03-05", DateBucket::Quarter), "2024-Q1");
-        assert_eq!(b("2024-12-31", DateBucket::Quarter), "2024-Q4");
-        assert_eq!(b("2024-07-01", DateBucket::Year), "2024");
-        // ISO weeks at year boundaries.
-        assert_eq!(b("2024-12-30", DateBucket::Week), "2025-W01");
-        assert_eq!(b("2021-01-03", DateBucket::Week), "2020-W53");
-        assert_eq!(b("2021-01-04", DateBucket::Week), "2021-W01");
-        assert_eq!(b("2024-03-05", DateBucket::Week), "2024-W10");
-        assert_eq!(bucket_of("soon", DateBucket::Day), None);
-        // A day that does not exist is no date (rules::date), as the where validator holds too.
-        assert_eq!(bucket_of("2026-02-30", DateBucket::Day), None);
-        assert_eq!(bucket_of("2026-02-30 10:00:00", DateBucket::Week), None);
-    }
-
-    #[test]
-    fn figures() {
-        let mut f = Figures::default();
-        assert_eq!(f.result(MetricOp::Sum), json!(0));
-        assert_eq!(f.result(MetricOp::Avg), Value::Null);
-        for x in [3.0, 1.5, 4.5] {
-            f.add(x);
-        }
-        assert_eq!(f.result(MetricOp::Sum), json!(9));
-        assert_eq!(f.result(MetricOp::Avg), json!(3));
-        assert_eq!(f.result(MetricOp::Min), json!(1.5));
-        assert_eq!(f.result(MetricOp::Max), json!(4.5));
+        assert_eq!(format_datetime(-1), "1969-12-31 23:59:59");
+        assert_eq!(format_datetime(4_102_444_800), "2100-01-01 00:00:00");
     }
 }
