@@ -125,8 +125,15 @@ impl Runtime {
             )?),
         };
         let (audit, audit_guard) = crate::audit::AuditLog::open(config.server.audit_log.as_deref());
+        let entities = match &config.server.entity_types {
+            Some(names) => EntityFilter::only(names.iter().cloned()),
+            None => EntityFilter::all(),
+        };
+        // Before any lookup: the metadata actor builds every schema view with it.
+        if let Some(restriction) = entities.restriction() {
+            metadata.restrict(restriction);
+        }
         let ctx = ToolContext {
-            schema_answers: Default::default(),
             gateway: crate::outbound::Outbound::new(gateway.clone(), metadata.clone()),
             metadata: metadata.clone(),
             max_limit: config.server.max_limit,
@@ -140,10 +147,7 @@ impl Runtime {
                 read_only: config.server.read_only,
                 toolsets: config.server.toolsets.clone(),
             },
-            entities: match &config.server.entity_types {
-                Some(names) => EntityFilter::only(names.iter().cloned()),
-                None => EntityFilter::all(),
-            },
+            entities,
             audit,
         };
         Ok(Runtime {

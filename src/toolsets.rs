@@ -6,16 +6,17 @@
 //! - [`ToolFilter`] decides per tool name; `tools/list` leaves hidden tools out and a call to
 //!   one is refused with `TOOL_DISABLED` before it reaches the tool. Read-only mode keeps only
 //!   the tools whose own annotation says `readOnlyHint: true`, and wins over the toolsets.
-//! - [`EntityFilter`] restricts the [`Schema`] every tool reads (`ToolContext::schema`): the
+//! - [`EntityFilter`] restricts the schema every tool reads (`ToolContext::schema`; the metadata
+//!   actor builds the restricted copy once per fetch, from [`EntityFilter::restriction`]): the
 //!   entity types outside the list are not in it, so each tool's ordinary entity-type check
 //!   refuses them with `INVALID_ENTITY_TYPE`, and the lists (`list_entity_types`, `whoami`,
 //!   global search hits) only show the allowed ones.
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use espomcp_actors::Schema;
+use espomcp_actors::{Restriction, Schema};
 use rmcp::model::Tool;
 
 /// A family of tools, switched on and off together.
@@ -129,16 +130,11 @@ impl ToolFilter {
     }
 }
 
-/// The entity types tools may touch: all of them, or only those listed. A restricted filter
-/// keeps the last restricted schema, so a call costs a pointer comparison, not a copy.
+/// The entity types tools may touch: all of them, or only those listed.
 #[derive(Debug, Clone, Default)]
 pub struct EntityFilter {
     allowed: Option<Arc<BTreeSet<String>>>,
-    last: Arc<Mutex<Option<Restricted>>>,
 }
-
-/// A schema from the metadata cache and its restricted copy.
-type Restricted = (Arc<Schema>, Arc<Schema>);
 
 impl EntityFilter {
     /// Every entity type (the default).
@@ -150,7 +146,6 @@ impl EntityFilter {
     pub fn only(names: impl IntoIterator<Item = impl Into<String>>) -> EntityFilter {
         EntityFilter {
             allowed: Some(Arc::new(names.into_iter().map(Into::into).collect())),
-            last: Arc::default(),
         }
     }
 
@@ -173,20 +168,13 @@ impl EntityFilter {
         }
     }
 
-    /// The schema as tools may see it: without the entity types outside the list.
-    pub fn apply(&self, schema: Arc<Schema>) -> Arc<Schema> {
-        if self.allowed.is_none() {
-            return schema;
-        }
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((source, restricted)) = last.as_ref()
-            && Arc::ptr_eq(source, &schema)
-        {
-            return restricted.clone();
-        }
-        let restricted = Arc::new(schema.restricted_to(|name| self.allows(name)));
-        *last = Some((schema, restricted.clone()));
-        restricted
+    /// What the metadata actor restricts the schema to ([`espomcp_actors::SchemaView`]), when
+    /// the list is given.
+    pub fn restriction(&self) -> Option<Restriction> {
+        let filter = self.clone();
+        self.allowed
+            .as_ref()
+            .map(|_| -> Restriction { Arc::new(move |name: &str| filter.allows(name)) })
     }
 
     /// The listed names EspoCRM does not know, for the check at start.

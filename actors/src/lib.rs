@@ -61,7 +61,7 @@ pub use gateway::{
     Gateway, GatewayConfig, GatewaySettings, GatewayStats, MAX_REASON_CHARS, RateLimit,
 };
 pub use json::parse as parse_json;
-pub use metadata::MetadataCache;
+pub use metadata::{MetadataCache, Rendered, Restriction, SchemaView};
 pub use prompts::{PromptArgumentInfo, PromptError, PromptInfo, PromptStore, RenderedPrompt};
 pub use retry::RetryPolicy;
 pub use schema::{

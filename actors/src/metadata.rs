@@ -7,14 +7,22 @@
 //! one pair of upstream requests. The fetch's outcome goes to every waiter; a success is kept for
 //! the TTL, a failure is not kept, so the next lookup tries again.
 //!
+//! What tools need derived from the schema is built here too, once per fetch, and handed out
+//! with it ([`SchemaView`]): the schema restricted to the entity types a deployment allows, and
+//! a slot per entity type for `get_schema`'s rendered answer. A new fetch brings a new view, so
+//! nothing derived outlives its schema, and no caller keeps a cache or a lock of its own.
+//!
 //! The schema is one value fetched in one piece, so expiry is a single deadline kept by the actor
 //! rather than a keyed cache: there is nothing to evict, and one mailbox already serialises
 //! lookups, fetches and expiry.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -29,7 +37,7 @@ const ACTOR_NAME: &str = "metadata cache";
 /// Time for the cache itself on top of the gateway's reply timeout, which bounds the fetch.
 const REPLY_MARGIN: Duration = Duration::from_secs(5);
 
-type SchemaResult = Result<Arc<Schema>, UpstreamError>;
+type SchemaResult = Result<Arc<SchemaView>, UpstreamError>;
 
 /// The callers' handle to the metadata cache actor.
 #[derive(Debug, Clone)]
@@ -58,6 +66,12 @@ impl MetadataCache {
 
     /// The current schema, fetched first if there is none or it has expired.
     pub async fn schema(&self) -> Result<Arc<Schema>, UpstreamError> {
+        Ok(Arc::clone(&self.view().await?.full))
+    }
+
+    /// The current schema and what is derived from it ([`SchemaView`]), fetched first if there
+    /// is none or it has expired.
+    pub async fn view(&self) -> Result<Arc<SchemaView>, UpstreamError> {
         plumbing::call(&self.actor, MetadataMsg::Get, self.reply_timeout)
             .await
             .map_err(|silence| silence.unavailable(ACTOR_NAME))?
@@ -68,6 +82,14 @@ impl MetadataCache {
     pub fn invalidate(&self) {
         // Fails only when the actor is gone, and then there is nothing to forget.
         let _ = self.actor.cast(MetadataMsg::Invalidate);
+    }
+
+    /// Restricts the schema tools see ([`SchemaView::restricted`]) to the entity types
+    /// `allowed` keeps (`SERVER_ENTITY_TYPES`). Sent once at start, before the first lookup: the
+    /// mailbox keeps the order, so every view is built with it. A view already built is dropped.
+    pub fn restrict(&self, allowed: Restriction) {
+        // Fails only when the actor is gone, and then there is nothing to restrict.
+        let _ = self.actor.cast(MetadataMsg::Restrict(allowed));
     }
 
     pub fn stop(&self) {
@@ -87,13 +109,16 @@ pub(crate) enum MetadataMsg {
     /// The fetch task's outcome.
     Fetched(SchemaResult),
     Invalidate,
+    Restrict(Restriction),
 }
 
 pub(crate) struct MetadataState {
     gateway: Gateway,
     ttl: Duration,
     /// The schema and the moment it stops being served.
-    cached: Option<(Arc<Schema>, Instant)>,
+    cached: Option<(Arc<SchemaView>, Instant)>,
+    /// The entity types tools may see; `None`: all of them.
+    restriction: Option<Restriction>,
     /// `Some` while a fetch is under way: the callers waiting for it.
     waiting: Option<Vec<RpcReplyPort<SchemaResult>>>,
 }
@@ -112,6 +137,7 @@ impl Actor for MetadataActor {
             gateway: args.gateway,
             ttl: args.ttl,
             cached: None,
+            restriction: None,
             waiting: None,
         })
     }
@@ -136,12 +162,15 @@ impl Actor for MetadataActor {
                     None => {
                         state.waiting = Some(vec![reply]);
                         let gateway = state.gateway.clone();
+                        let restriction = state.restriction.clone();
                         let report = FetchReport {
                             cache: myself,
                             result: None,
                         };
                         tokio::spawn(async move {
-                            let result = fetch(&gateway).await;
+                            let result = fetch(&gateway).await.map(|schema| {
+                                Arc::new(SchemaView::new(schema, restriction.as_deref()))
+                            });
                             report.deliver(result);
                         });
                     }
@@ -159,6 +188,10 @@ impl Actor for MetadataActor {
                 }
             }
             MetadataMsg::Invalidate => state.cached = None,
+            MetadataMsg::Restrict(allowed) => {
+                state.restriction = Some(allowed);
+                state.cached = None;
+            }
         }
         Ok(())
     }
@@ -191,7 +224,7 @@ impl Drop for FetchReport {
 }
 
 /// Fetches both documents at once and parses them.
-async fn fetch(gateway: &Gateway) -> SchemaResult {
+async fn fetch(gateway: &Gateway) -> Result<Arc<Schema>, UpstreamError> {
     let (metadata, app_user) = tokio::join!(
         gateway.send(EspoRequest::get(["Metadata"])),
         gateway.send(EspoRequest::get(["App", "user"])),
@@ -203,4 +236,143 @@ async fn fetch(gateway: &Gateway) -> SchemaResult {
             status: metadata.status,
             message: error.to_string(),
         })
+}
+
+/// Which entity types tools may see, by name (see [`MetadataCache::restrict`]).
+pub type Restriction = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// A fetched schema and what is derived from it, built once per fetch by the metadata cache
+/// and handed out with it. Cheap to share (behind an `Arc`); nothing in it is ever replaced, and
+/// the rendered answers are filled in once each, on first use.
+pub struct SchemaView {
+    /// The schema as EspoCRM reports it.
+    pub full: Arc<Schema>,
+    /// The schema as tools may see it: without the entity types the deployment leaves out
+    /// ([`Schema::restricted_to`]); the same `Arc` as `full` when nothing is restricted.
+    pub restricted: Arc<Schema>,
+    /// `get_schema`'s answer per entity type of `restricted`, rendered on first use.
+    answers: BTreeMap<String, OnceLock<Arc<Rendered>>>,
+}
+
+/// An answer rendered once: the JSON value and its compact text.
+#[derive(Debug)]
+pub struct Rendered {
+    pub value: Value,
+    pub text: String,
+}
+
+impl SchemaView {
+    /// The view of `full`, restricted to the entity types `allowed` keeps (all without one).
+    pub fn new(full: Arc<Schema>, allowed: Option<&(dyn Fn(&str) -> bool + Send + Sync)>) -> Self {
+        let restricted = match allowed {
+            Some(allowed) => Arc::new(full.restricted_to(allowed)),
+            None => Arc::clone(&full),
+        };
+        let answers = restricted
+            .entities()
+            .map(|entity| (entity.name.clone(), OnceLock::new()))
+            .collect();
+        SchemaView {
+            full,
+            restricted,
+            answers,
+        }
+    }
+
+    /// The answer about `entity_type` (as the restricted schema spells it), rendered by
+    /// `render` the first time it is asked for; an entity type the schema does not have is
+    /// rendered every time.
+    pub fn answer(&self, entity_type: &str, render: impl FnOnce() -> Value) -> Arc<Rendered> {
+        let rendered = || {
+            let value = render();
+            // Writing a `Value` into a string cannot fail: its keys are strings.
+            let text = serde_json::to_string(&value).unwrap_or_else(|_| value.to_string());
+            Arc::new(Rendered { value, text })
+        };
+        match self.answers.get(entity_type) {
+            Some(slot) => Arc::clone(slot.get_or_init(rendered)),
+            None => rendered(),
+        }
+    }
+}
+
+/// Not the schemas (large): which one, and how many answers are rendered.
+impl fmt::Debug for SchemaView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rendered = self.answers.values().filter(|slot| slot.get().is_some());
+        f.debug_struct("SchemaView")
+            .field("restricted", &!Arc::ptr_eq(&self.full, &self.restricted))
+            .field("rendered", &rendered.count())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn fixture_schema() -> Arc<Schema> {
+        let metadata: Value = serde_json::from_str(include_str!("../tests/fixtures/metadata.json"))
+            .expect("the metadata fixture is JSON");
+        let app_user: Value = serde_json::from_str(include_str!("../tests/fixtures/app-user.json"))
+            .expect("the app-user fixture is JSON");
+        Arc::new(Schema::from_espo(&metadata, &app_user).expect("the fixtures make a schema"))
+    }
+
+    #[test]
+    fn should_render_a_schema_answer_once_per_schema_and_entity_type() {
+        let view = SchemaView::new(fixture_schema(), None);
+        let renders = Cell::new(0);
+        let render = |name: &str| {
+            renders.set(renders.get() + 1);
+            json!({"entityType": name, "fields": [], "links": []})
+        };
+        let first = view.answer("Account", || render("Account"));
+        let again = view.answer("Account", || render("Account"));
+        assert_eq!(renders.get(), 1);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(
+            first.text,
+            r#"{"entityType":"Account","fields":[],"links":[]}"#
+        );
+        assert_eq!(first.text, first.value.to_string());
+
+        let contact = view.answer("Contact", || render("Contact"));
+        assert_eq!(renders.get(), 2);
+        assert_eq!(contact.value["entityType"], "Contact");
+
+        // A new fetch (a new view) renders again: no answer outlives its schema.
+        let refetched = SchemaView::new(fixture_schema(), None);
+        let fresh = refetched.answer("Account", || render("Account"));
+        assert_eq!(renders.get(), 3);
+        assert!(!Arc::ptr_eq(&first, &fresh));
+        view.answer("Account", || render("Account"));
+        assert_eq!(renders.get(), 3, "the first view still has its answer");
+    }
+
+    #[test]
+    fn should_restrict_the_schema_once_per_fetch() {
+        let full = fixture_schema();
+        let open = SchemaView::new(Arc::clone(&full), None);
+        assert!(Arc::ptr_eq(&open.full, &open.restricted));
+        let allowed = |name: &str| name == "Account" || name == "Contact";
+        let view = SchemaView::new(Arc::clone(&full), Some(&allowed));
+        assert!(Arc::ptr_eq(&view.full, &full));
+        assert!(view.restricted.entity("Account").is_some());
+        assert!(view.restricted.entity("Opportunity").is_none());
+        assert!(view.restricted.is_excluded("opportunity"));
+        // An entity type outside the restriction has no slot: rendered, never kept.
+        let renders = Cell::new(0);
+        for _ in 0..2 {
+            view.answer("Opportunity", || {
+                renders.set(renders.get() + 1);
+                json!({})
+            });
+        }
+        assert_eq!(renders.get(), 2);
+    }
 }

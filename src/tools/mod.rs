@@ -19,10 +19,11 @@ pub mod portable;
 pub mod read;
 pub mod write;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use espomcp_actors::{DeleteConfirmations, EntityType, EspoRequest, MetadataCache, Schema};
+use espomcp_actors::{
+    DeleteConfirmations, EntityType, EspoRequest, MetadataCache, Schema, SchemaView,
+};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool};
@@ -64,16 +65,20 @@ pub struct ToolContext {
     pub entities: EntityFilter,
     /// `SERVER_AUDIT_LOG`: where write tool calls are recorded (off when not set).
     pub audit: crate::audit::AuditLog,
-    /// `get_schema`'s rendered answers for the current schema (see [`SchemaAnswers`]).
-    pub schema_answers: SchemaAnswers,
 }
 
 impl ToolContext {
     /// The parsed schema (from the metadata actor's cache), as tools may see it: without the
-    /// entity types `SERVER_ENTITY_TYPES` leaves out. Every tool reads the schema through here,
-    /// so the restriction holds on every path.
+    /// entity types `SERVER_ENTITY_TYPES` leaves out, restricted once per fetch by the metadata
+    /// actor. Every tool reads the schema through here (or [`Self::view`]), so the restriction
+    /// holds on every path.
     pub async fn schema(&self) -> Result<Arc<Schema>, ToolError> {
-        Ok(self.entities.apply(self.metadata.schema().await?))
+        Ok(Arc::clone(&self.view().await?.restricted))
+    }
+
+    /// The current [`SchemaView`]: the restricted schema and the answers rendered from it.
+    pub async fn view(&self) -> Result<Arc<SchemaView>, ToolError> {
+        Ok(self.metadata.view().await?)
     }
 
     /// Sends one request through the gateway and returns the JSON body. Every write is first
@@ -211,48 +216,6 @@ impl<T: Structured> IntoCallToolResult for Json<T> {
     }
 }
 
-/// `get_schema`'s answer for one entity type, rendered once per schema: the value and its
-/// text. The answer depends only on the schema (a new `Arc` after each fetch) and the entity
-/// type, so a warm call clones these instead of building and serialising every field again.
-#[derive(Debug)]
-pub struct RenderedSchema {
-    pub value: Value,
-    pub text: String,
-}
-
-/// The [`RenderedSchema`]s of the schema they were rendered from; a new schema (a refetch, an
-/// invalidation) starts an empty map, so an answer never outlives its schema.
-#[derive(Debug, Clone, Default)]
-pub struct SchemaAnswers {
-    last: Arc<Mutex<Option<SchemaAnswerMap>>>,
-}
-
-type SchemaAnswerMap = (Arc<Schema>, HashMap<String, Arc<RenderedSchema>>);
-
-impl SchemaAnswers {
-    /// The answer for `entity_type` in `schema`, rendered by `render` when not yet known.
-    pub fn get_or_render(
-        &self,
-        schema: &Arc<Schema>,
-        entity_type: &str,
-        render: impl FnOnce() -> Value,
-    ) -> Arc<RenderedSchema> {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let answers = match last.as_mut() {
-            Some((source, answers)) if Arc::ptr_eq(source, schema) => answers,
-            _ => &mut last.insert((schema.clone(), HashMap::new())).1,
-        };
-        if let Some(answer) = answers.get(entity_type) {
-            return answer.clone();
-        }
-        let value = render();
-        let text = compact(&value);
-        let answer = Arc::new(RenderedSchema { value, text });
-        answers.insert(entity_type.to_owned(), answer.clone());
-        answer
-    }
-}
-
 /// A failed call: `isError: true`, the error object as the one text block, and no
 /// `structuredContent`. The error object does not match the tools' output schemas, and the
 /// TypeScript SDK's client (the base of most hosts) validates `structuredContent` against the
@@ -354,51 +317,4 @@ pub fn router(human_delete: bool) -> ToolRouter<EspoMcp> {
     }
     portable::make_router_portable(&mut router);
     router
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture_schema() -> Arc<Schema> {
-        let metadata: Value =
-            serde_json::from_str(include_str!("../../actors/tests/fixtures/metadata.json"))
-                .expect("the metadata fixture is JSON");
-        let app_user: Value =
-            serde_json::from_str(include_str!("../../actors/tests/fixtures/app-user.json"))
-                .expect("the app-user fixture is JSON");
-        Arc::new(Schema::from_espo(&metadata, &app_user).expect("the fixtures make a schema"))
-    }
-
-    #[test]
-    fn should_render_a_schema_answer_once_per_schema_and_entity_type() {
-        let answers = SchemaAnswers::default();
-        let schema = fixture_schema();
-        let renders = std::cell::Cell::new(0);
-        let render = |name: &str| {
-            renders.set(renders.get() + 1);
-            serde_json::json!({"entityType": name, "fields": [], "links": []})
-        };
-        let first = answers.get_or_render(&schema, "Account", || render("Account"));
-        let again = answers.get_or_render(&schema, "Account", || render("Account"));
-        assert_eq!(renders.get(), 1);
-        assert!(Arc::ptr_eq(&first, &again));
-        assert_eq!(
-            first.text,
-            r#"{"entityType":"Account","fields":[],"links":[]}"#
-        );
-        assert_eq!(first.text, first.value.to_string());
-
-        let contact = answers.get_or_render(&schema, "Contact", || render("Contact"));
-        assert_eq!(renders.get(), 2);
-        assert_eq!(contact.value["entityType"], "Contact");
-
-        // A new schema (a refetch) renders again: no answer outlives its schema.
-        let refetched = fixture_schema();
-        let fresh = answers.get_or_render(&refetched, "Account", || render("Account"));
-        assert_eq!(renders.get(), 3);
-        assert!(!Arc::ptr_eq(&first, &fresh));
-        answers.get_or_render(&schema, "Account", || render("Account"));
-        assert_eq!(renders.get(), 4);
-    }
 }

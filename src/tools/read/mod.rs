@@ -10,7 +10,7 @@
 pub mod aggregation;
 pub mod power;
 
-use espomcp_actors::{Action, EntityType, EspoRequest, Field, Link};
+use espomcp_actors::{Action, EntityType, EspoRequest, Field, Link, Rendered};
 use std::sync::Arc;
 
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
@@ -20,9 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::catalog::ToolSpec;
-use super::{
-    Json, RenderedSchema, Structured, ToolContext, input_schema, not_found_as, parse_args,
-};
+use super::{Json, Structured, ToolContext, input_schema, not_found_as, parse_args};
 use crate::error::ToolError;
 use crate::espo::answer::ListPage;
 use crate::espo::query::ListQuery;
@@ -232,9 +230,10 @@ impl Structured for RecordPage {
     }
 }
 
-/// `get_schema`'s answer (a [`SchemaInfo`]), rendered once per schema and entity type.
+/// `get_schema`'s answer (a [`SchemaInfo`]), rendered once per schema and entity type by the
+/// metadata actor's [`espomcp_actors::SchemaView`].
 #[derive(Debug)]
-pub struct SchemaAnswer(pub Arc<RenderedSchema>);
+pub struct SchemaAnswer(pub Arc<Rendered>);
 
 impl Serialize for SchemaAnswer {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -414,31 +413,29 @@ impl EspoMcp {
         arguments: JsonObject,
     ) -> Result<Json<SchemaAnswer>, ToolError> {
         let args: EntityTypeArgs = parse_args(arguments, Self::get_schema_tool_attr)?;
-        let schema = self.ctx.schema().await?;
-        let entity = names::entity_type(&schema, &args.entity_type)?;
-        let answer = self
-            .ctx
-            .schema_answers
-            .get_or_render(&schema, &entity.name, || {
-                let info = SchemaInfo {
-                    entity_type: entity.name.clone(),
-                    fields: entity
-                        .fields
-                        .values()
-                        .filter(|f| !f.disabled && !entity.unreadable_fields.contains(&f.name))
-                        .map(field_info)
-                        .collect(),
-                    // Links to entity types this server leaves out (SERVER_ENTITY_TYPES) are
-                    // not shown.
-                    links: entity
-                        .links
-                        .values()
-                        .filter(|l| l.entity.as_deref().is_none_or(|e| !schema.is_excluded(e)))
-                        .map(link_info)
-                        .collect(),
-                };
-                serde_json::to_value(info).unwrap_or(Value::Null)
-            });
+        let view = self.ctx.view().await?;
+        let schema = &view.restricted;
+        let entity = names::entity_type(schema, &args.entity_type)?;
+        let answer = view.answer(&entity.name, || {
+            let info = SchemaInfo {
+                entity_type: entity.name.clone(),
+                fields: entity
+                    .fields
+                    .values()
+                    .filter(|f| !f.disabled && !entity.unreadable_fields.contains(&f.name))
+                    .map(field_info)
+                    .collect(),
+                // Links to entity types this server leaves out (SERVER_ENTITY_TYPES) are
+                // not shown.
+                links: entity
+                    .links
+                    .values()
+                    .filter(|l| l.entity.as_deref().is_none_or(|e| !schema.is_excluded(e)))
+                    .map(link_info)
+                    .collect(),
+            };
+            serde_json::to_value(info).unwrap_or(Value::Null)
+        });
         Ok(Json(SchemaAnswer(answer)))
     }
 
