@@ -373,7 +373,7 @@ pub struct Subject {
 
 /// A finished call as an [`Audited`] declaration reads it: its arguments as given, and its
 /// structured result (empty when the call failed). Every name read through here is cut to
-/// [`MAX_NAME`] characters, and lists of names to [`MAX_FIELDS`].
+/// `MAX_NAME` characters, and lists of names to `MAX_FIELDS`.
 #[derive(Debug, Clone, Copy)]
 pub struct Recorded<'a> {
     arguments: &'a Map<String, Value>,

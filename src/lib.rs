@@ -31,6 +31,13 @@
 //!
 //! The in-memory EspoCRM used by the tests, the benchmarks and the demo is the
 //! `espocrm-sandbox` crate (sandbox/).
+//!
+//! # What is public, and for whom
+//! Every module is public because the binary, the tests and the benchmarks reach into it: the
+//! binary runs [`cli`]; the integration tests start a server in process from a [`Config`] with a
+//! [`Runtime`] over [`stdio::StdioTransport`], and check [`config::SETTINGS`] and [`seed`]; the
+//! benchmarks time [`validate`] and [`espo::query`] alone. The names most of them need are
+//! re-exported here.
 
 // Tool errors carry the message, suggestion and details an agent acts on; they are returned
 // once per failed call, never in a loop, so their size does not matter.
@@ -55,3 +62,9 @@ pub mod telemetry;
 pub mod tools;
 pub mod toolsets;
 pub mod validate;
+
+pub use cli::Cli;
+pub use config::{Config, LoadOptions};
+pub use error::{ErrorCode, ToolError};
+pub use runtime::Runtime;
+pub use server::EspoMcp;

@@ -1,5 +1,5 @@
 //! The MCP tools, one file (or folder) per toolset, each with its own router: [`read`] (with the
-//! power tools in [`read::power`]), [`write`], [`delete`], [`notes`], [`kanban`], [`email`].
+//! power tools in [`read::power`]), [`write`](mod@write), [`delete`], [`notes`], [`kanban`], [`email`].
 //! Each tool declares its toolset and what the audit log records of it next to its `#[tool]`
 //! attribute ([`catalog`]). This module holds what they share: the [`ToolContext`] (handles of
 //! the gateway and metadata actors, limits, the site URL), the reading of arguments, the merged
