@@ -842,7 +842,7 @@ fn datetime_in(today: NaiveDate, days: i64, hour: u32, plus_minutes: i64) -> Str
     let start = date_in(today, days)
         .and_time(NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or_default());
     (start + chrono::Duration::minutes(plus_minutes))
-        .format("%Y-%m-%d %H:%M:%S")
+        .format(crate::rules::date_time::FORMAT)
         .to_string()
 }
 

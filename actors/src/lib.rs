@@ -20,7 +20,9 @@
 //! - `endpoint.rs` — the base URL (`.../api/v1/`) and the encoding of path segments and queries,
 //!   so no value can change the path it is put into.
 //! - `metadata.rs` — [`MetadataCache`]: the only owner of the parsed schema; one fetch per miss,
-//!   however many callers missed, kept for a TTL.
+//!   however many callers missed, kept for a TTL; with it, what is derived from the schema once
+//!   per fetch ([`SchemaView`]: the schema restricted to the allowed entity types, and
+//!   `get_schema`'s rendered answers).
 //! - `schema.rs` — [`Schema`]: entity types, fields, links and the API user's rights, parsed from
 //!   `GET Metadata` and `GET App/user`.
 //! - `deletes.rs` — [`DeleteConfirmations`]: the only owner of pending delete previews; a

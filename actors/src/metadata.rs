@@ -86,7 +86,8 @@ impl MetadataCache {
 
     /// Restricts the schema tools see ([`SchemaView::restricted`]) to the entity types
     /// `allowed` keeps (`SERVER_ENTITY_TYPES`). Sent once at start, before the first lookup: the
-    /// mailbox keeps the order, so every view is built with it. A view already built is dropped.
+    /// mailbox keeps the order, so every view is built with it. A view already built is dropped,
+    /// and a fetch under way when it arrives answers with a view restricted by it.
     pub fn restrict(&self, allowed: Restriction) {
         // Fails only when the actor is gone, and then there is nothing to restrict.
         let _ = self.actor.cast(MetadataMsg::Restrict(allowed));
@@ -119,6 +120,8 @@ pub(crate) struct MetadataState {
     cached: Option<(Arc<SchemaView>, Instant)>,
     /// The entity types tools may see; `None`: all of them.
     restriction: Option<Restriction>,
+    /// The restriction the fetch under way builds its view with.
+    fetching_under: Option<Restriction>,
     /// `Some` while a fetch is under way: the callers waiting for it.
     waiting: Option<Vec<RpcReplyPort<SchemaResult>>>,
 }
@@ -138,6 +141,7 @@ impl Actor for MetadataActor {
             ttl: args.ttl,
             cached: None,
             restriction: None,
+            fetching_under: None,
             waiting: None,
         })
     }
@@ -163,6 +167,7 @@ impl Actor for MetadataActor {
                         state.waiting = Some(vec![reply]);
                         let gateway = state.gateway.clone();
                         let restriction = state.restriction.clone();
+                        state.fetching_under = restriction.clone();
                         let report = FetchReport {
                             cache: myself,
                             result: None,
@@ -177,6 +182,13 @@ impl Actor for MetadataActor {
                 }
             }
             MetadataMsg::Fetched(result) => {
+                // A restriction that arrived during the fetch wins over the one it started with.
+                let result = match result {
+                    Ok(view) if !same(&state.fetching_under, &state.restriction) => Ok(Arc::new(
+                        SchemaView::new(Arc::clone(&view.full), state.restriction.as_deref()),
+                    )),
+                    other => other,
+                };
                 if let Ok(schema) = &result {
                     state.cached = Some((Arc::clone(schema), Instant::now() + state.ttl));
                 }
@@ -194,6 +206,15 @@ impl Actor for MetadataActor {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether two restrictions are the same one (the same `Arc`, or both none).
+fn same(a: &Option<Restriction>, b: &Option<Restriction>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -277,6 +298,11 @@ impl SchemaView {
             restricted,
             answers,
         }
+    }
+
+    /// Whether a restriction left some entity types out of [`Self::restricted`].
+    pub fn is_restricted(&self) -> bool {
+        !Arc::ptr_eq(&self.full, &self.restricted)
     }
 
     /// The answer about `entity_type` (as the restricted schema spells it), rendered by

@@ -61,7 +61,8 @@ pub struct ToolContext {
     pub human_confirmation: Option<delete::human::HumanConfirmation>,
     /// `SERVER_READ_ONLY` and `SERVER_TOOLSETS`: which tools are served.
     pub tools: ToolFilter,
-    /// `SERVER_ENTITY_TYPES`: which entity types tools may touch, applied to [`Self::schema`].
+    /// `SERVER_ENTITY_TYPES`: which entity types tools may touch. The metadata actor applies it
+    /// to every schema it hands out ([`Self::schema`]); tools read it from there, not here.
     pub entities: EntityFilter,
     /// `SERVER_AUDIT_LOG`: where write tool calls are recorded (off when not set).
     pub audit: crate::audit::AuditLog,

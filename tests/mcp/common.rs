@@ -451,6 +451,12 @@ pub async fn let_time_pass(duration: Duration) {
     tokio::time::resume();
 }
 
+/// After [`let_time_pass`], before a check that nothing happened: a short wait in real time, so
+/// that a request already on its way over loopback TCP when the clock jumped has landed.
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
 /// Awaits `work` on a paused clock for at most `window` of it (as [`let_time_pass`]): the
 /// timers of the work (the sandbox's latency, the server's own waits) fire as soon as the
 /// runtime is idle instead of in real time. If the window passes first, the clock resumes and

@@ -12,7 +12,9 @@ use espocrm_sandbox::{FaultConfig, FaultScope};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::common::{Direct, Era, Server, fast_forward, let_time_pass, sandbox, success_of};
+use crate::common::{
+    Direct, Era, Server, fast_forward, let_time_pass, sandbox, settle, success_of,
+};
 
 async fn account_ids(sandbox: &espocrm_sandbox::Sandbox, n: usize) -> Vec<String> {
     let ids: Vec<String> = Direct::new(sandbox)
@@ -407,6 +409,7 @@ async fn a_cancelled_call_still_queued_is_not_sent() {
         .expect("the first call answers");
     // A second request would start as soon as the first finished; give it time to show up.
     let_time_pass(Duration::from_millis(2000)).await;
+    settle().await;
     let stats = sandbox.stats();
     let sent = stats.count("GET Account/{id}");
     sandbox.set_faults(FaultConfig::default());

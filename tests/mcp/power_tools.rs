@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::common::{
     Direct, Era, InProcess, PATIENCE, Server, assert_no_upstream_request, command, fast_forward,
-    let_time_pass, number, record_url, sandbox, success_of,
+    let_time_pass, number, record_url, sandbox, settle, success_of,
 };
 
 type Record = Map<String, Value>;
@@ -784,8 +784,10 @@ async fn a_cancelled_aggregate_stops_paging() {
         .expect("cancelled");
     // The page in flight at the cancellation may still arrive; nothing after it.
     let_time_pass(Duration::from_millis(500)).await;
+    settle().await;
     let after_cancel = sandbox.stats().count("GET Opportunity");
     let_time_pass(Duration::from_millis(1500)).await;
+    settle().await;
     let later = sandbox.stats().count("GET Opportunity");
     sandbox.set_faults(FaultConfig::default());
     assert_eq!(after_cancel, later, "paging went on after the cancellation");

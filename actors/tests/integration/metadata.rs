@@ -168,3 +168,35 @@ async fn should_report_metadata_of_an_unexpected_shape() {
         "{error:?}"
     );
 }
+
+/// A restriction that arrives while a fetch is under way is not lost: the view the fetch answers
+/// with, and the one it leaves cached, are restricted by it.
+#[tokio::test]
+async fn should_restrict_a_view_fetched_while_the_restriction_arrived() {
+    let server = MockServer::start(espo_metadata(Duration::from_millis(300))).await;
+    let cache = cache(&server, Duration::from_secs(600)).await;
+
+    let lookup = tokio::spawn({
+        let cache = cache.clone();
+        async move { cache.view().await }
+    });
+    // The fetch has started (the first request reached the server) before the restriction.
+    while server.count_path("Metadata") + server.count_path("App/user") == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cache.restrict(Arc::new(|name: &str| name == "Account"));
+
+    let view = lookup
+        .await
+        .expect("the lookup task finished")
+        .expect("a view");
+    assert!(view.full.entity("Opportunity").is_some());
+    assert!(view.restricted.entity("Account").is_some());
+    assert!(view.restricted.entity("Opportunity").is_none());
+    let cached = cache.view().await.expect("the cached view");
+    assert!(
+        Arc::ptr_eq(&view, &cached),
+        "the restricted view is the one cached"
+    );
+    assert_eq!(server.count_path("Metadata"), 1);
+}

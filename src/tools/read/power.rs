@@ -239,7 +239,7 @@ fn list_request(entity: &str, query: &ListQuery) -> EspoRequest {
 fn format_datetime(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
-        .format("%Y-%m-%d %H:%M:%S")
+        .format(crate::rules::date_time::FORMAT)
         .to_string()
 }
 
@@ -365,7 +365,8 @@ impl EspoMcp {
             ));
         }
         let limit = names::limit(args.limit, self.ctx.max_limit)?;
-        let schema = self.ctx.schema().await?;
+        let view = self.ctx.view().await?;
+        let schema = std::sync::Arc::clone(&view.restricted);
         let only: Option<Vec<String>> = match &args.entity_types {
             Some(types) if !types.is_empty() => Some(
                 types
@@ -374,7 +375,7 @@ impl EspoMcp {
                     .collect::<Result<_, _>>()?,
             ),
             // With SERVER_ENTITY_TYPES, only hits of the allowed types.
-            _ if self.ctx.entities.is_restricted() => Some(
+            _ if view.is_restricted() => Some(
                 schema
                     .record_entities()
                     .filter(|e| e.allows(Action::Read))
