@@ -9,12 +9,18 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::store::{Record, Store};
+use crate::version::{self, EspoVersion};
 
 /// The recorded `App/user` material the sandbox serves (settings, preferences, field tables).
-pub fn app_data() -> &'static Value {
-    static APP: OnceLock<Value> = OnceLock::new();
-    APP.get_or_init(|| {
-        serde_json::from_str(include_str!("../data/app.json")).unwrap_or(Value::Null)
+pub fn app_data(version: EspoVersion) -> &'static Value {
+    static APP: [OnceLock<Value>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match version {
+        EspoVersion::V8_4 => &APP[0],
+        EspoVersion::V10_0 => &APP[1],
+    };
+    slot.get_or_init(|| {
+        version::patched(include_str!("../data/app.json"), version.app_patch())
+            .expect("the embedded app data and its version patches are valid (checked by tests)")
     })
 }
 
@@ -59,6 +65,7 @@ pub struct Access {
     pub is_admin: bool,
     table: Map<String, Value>,
     permissions: Map<String, Value>,
+    version: EspoVersion,
 }
 
 const PERMISSIONS: &[&str] = &[
@@ -77,8 +84,8 @@ const PERMISSIONS: &[&str] = &[
 
 /// Levels of the system scopes every non-admin user has, whatever the roles say
 /// (recorded for a user whose role grants only Account and Contact).
-fn default_table() -> Map<String, Value> {
-    let mut table = app_data()
+fn default_table(version: EspoVersion) -> Map<String, Value> {
+    let mut table = app_data(version)
         .pointer("/aclLimited/table")
         .and_then(Value::as_object)
         .cloned()
@@ -92,7 +99,7 @@ impl Access {
     pub fn for_user(store: &Store, user_id: &str) -> Access {
         let user = store.get("User", user_id);
         let is_admin = user.and_then(|u| u.get("type")).and_then(Value::as_str) == Some("admin");
-        let mut table = default_table();
+        let mut table = default_table(store.version());
         let mut permissions: Map<String, Value> = PERMISSIONS
             .iter()
             .map(|p| ((*p).to_owned(), json!("no")))
@@ -124,6 +131,7 @@ impl Access {
             is_admin,
             table,
             permissions,
+            version: store.version(),
         }
     }
 
@@ -199,7 +207,7 @@ impl Access {
 
     /// The `acl` member of `App/user`.
     pub fn to_app_user(&self) -> Value {
-        let app = app_data();
+        let app = app_data(self.version);
         let mut out = Map::new();
         let filter = |source: &str| -> Value {
             let all = app

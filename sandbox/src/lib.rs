@@ -1,7 +1,9 @@
-//! `espocrm-sandbox`: an in-memory EspoCRM 8 REST API, faithful to the behaviour recorded on a
-//! real EspoCRM 8.4.2, for espomcp's tests, benchmarks and demo mode.
+//! `espocrm-sandbox`: an in-memory EspoCRM REST API, faithful to the behaviour recorded on a
+//! real EspoCRM 8.4.2 or 10.0.0 ([`EspoVersion`], chosen at start), for espomcp's tests,
+//! benchmarks and demo mode.
 //!
 //! # Layout
+//! - [`version`]: which EspoCRM to answer as, and the data patches of each version.
 //! - [`model`]: the entity types (fields, links, scopes, attribute sets), from `data/metadata.json`.
 //! - [`store`]: records, relations, followers, notes, roles; validation and derived attributes.
 //! - [`acl`]: roles and access levels; [`roles`]: the two API users' roles, also used by
@@ -25,6 +27,7 @@ pub mod random;
 pub mod roles;
 pub mod seed;
 pub mod store;
+pub mod version;
 pub mod where_clause;
 
 use std::net::SocketAddr;
@@ -38,6 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultConfig, FaultScope, InjectedAnswer, Stats};
+pub use version::EspoVersion;
 
 use crate::ids::IdGenerator;
 use crate::store::{Actor, Role, Store};
@@ -59,6 +63,8 @@ pub struct SandboxConfig {
     /// Settings an administrator changed (Administration), over the recorded ones that
     /// `GET App/user` and `GET Settings` serve: e.g. `portalStreamEmailNotifications: false`.
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The EspoCRM version whose recorded behaviour the sandbox answers with.
+    pub espocrm_version: EspoVersion,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +78,7 @@ impl Default for SandboxConfig {
             admin_password: "sandbox-admin".into(),
             faults: FaultConfig::default(),
             settings: serde_json::Map::new(),
+            espocrm_version: EspoVersion::default(),
         }
     }
 }
@@ -111,6 +118,15 @@ impl Sandbox {
         Sandbox::start_with(SandboxConfig::default(), "127.0.0.1:0").await
     }
 
+    /// A sandbox with demo data on an ephemeral 127.0.0.1 port, answering as `version`.
+    pub async fn start_version(version: EspoVersion) -> Result<Sandbox, SandboxError> {
+        let config = SandboxConfig {
+            espocrm_version: version,
+            ..SandboxConfig::default()
+        };
+        Sandbox::start_with(config, "127.0.0.1:0").await
+    }
+
     pub async fn start_with(config: SandboxConfig, listen: &str) -> Result<Sandbox, SandboxError> {
         let listener = TcpListener::bind(listen)
             .await
@@ -132,6 +148,7 @@ impl Sandbox {
             store: Mutex::new(store),
             system_email: "crm@example.com".into(),
             settings: config.settings.clone(),
+            version: config.espocrm_version,
         });
         let control = faults::Control::new(config.faults.clone());
         let app = router(state.clone(), control.clone());
@@ -252,10 +269,10 @@ fn build_store(config: &SandboxConfig) -> Result<(Store, (String, String)), Sand
         .limited_api_key
         .clone()
         .unwrap_or_else(|| ids.next_secret());
-    let mut store = Store::new(ids);
+    let mut store = Store::new(ids, config.espocrm_version);
     let now = api::now();
     let (users, records) = seed::demo_records(config.seed, now);
-    let meta = model::Metadata::get();
+    let meta = store.meta();
     let admin = Actor {
         user_id: users.admin_id.clone(),
         is_admin: true,

@@ -1,11 +1,12 @@
-//! `espocrm-sandbox`: runs the in-memory EspoCRM 8 REST API standalone and prints, on stdout,
+//! `espocrm-sandbox`: runs the in-memory EspoCRM REST API (8.4 or 10.0) standalone and prints, on stdout,
 //! one `KEY=VALUE` line each for `url`, `agent_api_key`, `limited_api_key`, `admin_user` and
 //! `admin_password`, so scripts can read them.
 
 use clap::Parser;
-use espocrm_sandbox::{FaultConfig, Sandbox, SandboxConfig};
+use espocrm_sandbox::{EspoVersion, FaultConfig, Sandbox, SandboxConfig};
 
-/// An in-memory EspoCRM 8 REST API with demo data, for trying and testing espomcp.
+/// An in-memory EspoCRM REST API with demo data, for trying and testing espomcp. It answers as
+/// EspoCRM 8.4.2 or 10.0.0 does, as recorded on real servers of those versions.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -15,6 +16,9 @@ struct Args {
     /// Seed of the demo data and generated ids.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Which EspoCRM to answer as: 8.4 (8.4.2) or 10.0 (10.0.0).
+    #[arg(long, default_value = "8.4", env = "SANDBOX_ESPOCRM_VERSION", value_parser = parse_version)]
+    espocrm_version: EspoVersion,
     /// Start without demo records (users and roles only).
     #[arg(long)]
     empty: bool,
@@ -47,6 +51,11 @@ struct Args {
     drop_rate: f64,
 }
 
+fn parse_version(s: &str) -> Result<EspoVersion, String> {
+    s.parse()
+        .map_err(|e: espocrm_sandbox::version::UnknownVersion| e.to_string())
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -65,6 +74,7 @@ async fn main() -> std::process::ExitCode {
             drop_rate: args.drop_rate,
             ..FaultConfig::default()
         },
+        espocrm_version: args.espocrm_version,
         ..SandboxConfig::default()
     };
     let sandbox = match Sandbox::start_with(config, &args.listen).await {

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::version::{self, EspoVersion};
 use crate::where_clause::AttributeKind;
 
 /// The raw description, as embedded at build time.
@@ -233,17 +234,23 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// The process-wide description, parsed once.
-    pub fn get() -> &'static Metadata {
-        static METADATA: OnceLock<Metadata> = OnceLock::new();
-        METADATA.get_or_init(|| {
-            Metadata::parse(METADATA_JSON)
-                .expect("the embedded data/metadata.json is valid (checked by tests)")
+    /// The description of one EspoCRM version, parsed once per process.
+    pub fn of(version: EspoVersion) -> &'static Metadata {
+        static METADATA: [OnceLock<Metadata>; 2] = [OnceLock::new(), OnceLock::new()];
+        let slot = match version {
+            EspoVersion::V8_4 => &METADATA[0],
+            EspoVersion::V10_0 => &METADATA[1],
+        };
+        slot.get_or_init(|| {
+            version::patched(METADATA_JSON, version.metadata_patch())
+                .and_then(Metadata::from_value)
+                .expect(
+                    "the embedded metadata and its version patches are valid (checked by tests)",
+                )
         })
     }
 
-    fn parse(text: &str) -> Result<Metadata, serde_json::Error> {
-        let raw: Value = serde_json::from_str(text)?;
+    fn from_value(raw: Value) -> Result<Metadata, serde_json::Error> {
         let defs: BTreeMap<String, RawEntity> =
             serde_json::from_value(raw.get("entityDefs").cloned().unwrap_or(Value::Null))?;
         let scopes = raw
@@ -458,8 +465,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_version_has_a_description() {
+        for version in EspoVersion::ALL {
+            let meta = Metadata::of(version);
+            assert_eq!(
+                meta.core.len(),
+                Metadata::of(EspoVersion::V8_4).core.len(),
+                "{version}"
+            );
+            assert!(meta.entity("Account").is_some(), "{version}");
+        }
+    }
+    #[test]
     fn embedded_description_parses_with_the_core_types() {
-        let m = Metadata::get();
+        let m = Metadata::of(EspoVersion::V8_4);
         for e in &m.core {
             let def = m.entity(e).unwrap_or_else(|| panic!("{e} described"));
             assert!(
@@ -481,7 +500,9 @@ mod tests {
 
     #[test]
     fn field_order_is_kept_for_first_failure_reporting() {
-        let opp = Metadata::get().entity("Opportunity").unwrap();
+        let opp = Metadata::of(EspoVersion::V8_4)
+            .entity("Opportunity")
+            .unwrap();
         let names: Vec<&str> = opp.fields.iter().map(|(n, _)| n.as_str()).collect();
         let amount = names.iter().position(|n| *n == "amount").unwrap();
         let close = names.iter().position(|n| *n == "closeDate").unwrap();
@@ -490,7 +511,7 @@ mod tests {
 
     #[test]
     fn resolve_is_case_insensitive_and_attributes_expand() {
-        let m = Metadata::get();
+        let m = Metadata::of(EspoVersion::V8_4);
         assert_eq!(m.resolve("account").unwrap().name, "Account");
         let acc = m.entity("Account").unwrap();
         assert!(acc.has_attribute("billingAddressCity"));

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::ids::IdGenerator;
 use crate::model::{EntityDef, LinkDef, Metadata};
+use crate::version::EspoVersion;
 
 /// A stored record: its settable attributes.
 pub type Record = Map<String, Value>;
@@ -66,6 +67,7 @@ pub struct Store {
     /// Lower-cased email address → id of its EmailAddress record.
     email_addresses: HashMap<String, String>,
     pub ids: IdGenerator,
+    version: EspoVersion,
 }
 
 /// Who is acting (for createdBy, followers, stream visibility).
@@ -76,7 +78,7 @@ pub struct Actor {
 }
 
 impl Store {
-    pub fn new(ids: IdGenerator) -> Store {
+    pub fn new(ids: IdGenerator, version: EspoVersion) -> Store {
         Store {
             records: HashMap::new(),
             relations: HashMap::new(),
@@ -87,11 +89,18 @@ impl Store {
             next_case_number: 1,
             email_addresses: HashMap::new(),
             ids,
+            version,
         }
     }
 
-    fn meta(&self) -> &'static Metadata {
-        Metadata::get()
+    /// The EspoCRM version whose behaviour this store follows.
+    pub fn version(&self) -> EspoVersion {
+        self.version
+    }
+
+    /// The description of the entity types of that version.
+    pub fn meta(&self) -> &'static Metadata {
+        Metadata::of(self.version)
     }
 
     // ---------------------------------------------------------------- plain access

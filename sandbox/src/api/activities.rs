@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use super::{ApiState, Request, entity_for, ok};
 use crate::acl::Action;
 use crate::error::ApiError;
-use crate::model::Metadata;
 use crate::store::AttributeSet;
 
 /// Attributes of an activity row (recorded).
@@ -42,7 +41,7 @@ pub fn activities(
     if !req.access.has_scope("Activities") {
         return Err(ApiError::forbidden("").html());
     }
-    let meta = Metadata::get();
+    let meta = req.meta();
     let parent_entity = meta
         .resolve(parent)
         .ok_or_else(|| ApiError::not_found("").html())?;

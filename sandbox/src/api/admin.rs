@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use super::{ApiState, Request, now, ok, route_not_found};
 use crate::acl::Action;
 use crate::error::ApiError;
-use crate::model::Metadata;
 use crate::store::{AttributeSet, Role};
 
 /// Administrator routes for roles: `GET Role`, `POST Role`, `GET|PUT|DELETE Role/{id}`.
@@ -95,7 +94,7 @@ pub fn create_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiE
     if !req.caller.is_admin {
         return Err(Action::Create.denied());
     }
-    let meta = Metadata::get();
+    let meta = req.meta();
     let entity = meta.entity("User").ok_or_else(ApiError::internal)?;
     let body = req.json_object()?;
     let user_name = body

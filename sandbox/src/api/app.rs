@@ -9,7 +9,6 @@ use super::email::email_address_list;
 use super::{ApiState, Request, ok};
 use crate::acl::{Action, app_data};
 use crate::error::ApiError;
-use crate::model::Metadata;
 use crate::store::AttributeSet;
 
 /// The attributes of the `user` member of `App/user` (recorded).
@@ -50,7 +49,7 @@ const APP_USER_ATTRIBUTES: &[&str] = &[
 
 pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     let store = state.store();
-    let meta = Metadata::get();
+    let meta = req.meta();
     let user_entity = meta.entity("User").ok_or_else(ApiError::internal)?;
     let attrs: Vec<String> = APP_USER_ATTRIBUTES
         .iter()
@@ -74,7 +73,7 @@ pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
     user.insert("emailAddressList".into(), json!(addresses));
     user.insert("userEmailAddressList".into(), json!(own));
     user.insert("excludeFromReplyEmailAddressList".into(), json!([]));
-    let app = app_data();
+    let app = app_data(req.version);
     let mut preferences = app.get("preferences").cloned().unwrap_or_else(|| json!({}));
     preferences["id"] = json!(req.caller.user_id);
     let mut settings = app.get("settings").cloned().unwrap_or_else(|| json!({}));
@@ -108,7 +107,7 @@ pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
 
 /// `GET Metadata`, filtered by the caller's access as EspoCRM filters it for non-admins.
 pub fn metadata(req: &Request<'_>) -> Result<Response, ApiError> {
-    let meta = Metadata::get();
+    let meta = req.meta();
     let raw = &meta.raw;
     let visible = |scope: &str| {
         req.access.is_admin
@@ -190,8 +189,8 @@ fn is_system_scope(scope: &str) -> bool {
     .contains(&scope)
 }
 
-pub fn settings(state: &ApiState, _req: &Request<'_>) -> Result<Response, ApiError> {
-    let mut settings = app_data()
+pub fn settings(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
+    let mut settings = app_data(req.version)
         .get("settings")
         .cloned()
         .unwrap_or_else(|| json!({}));

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::{ApiState, Request, now, render_ok};
 use crate::acl::Action;
 use crate::error::ApiError;
-use crate::model::{EntityDef, Metadata};
+use crate::model::EntityDef;
 use crate::store::{AttributeSet, Store};
 
 /// The addresses a user may pick as an Email's `from` (own first, then the system address).
@@ -28,7 +28,7 @@ pub fn email_address_list(store: &Store, state: &ApiState, user_id: &str) -> Vec
 /// addresses.
 pub fn create_email(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     req.access.require("Email", Action::Create)?;
-    let meta = Metadata::get();
+    let meta = req.meta();
     let entity = meta.entity("Email").ok_or_else(ApiError::internal)?;
     let mut data = req.json_object()?;
     let sending = data.get("status").and_then(Value::as_str) == Some("Sending");

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::{ApiState, Request, now, ok};
 use crate::acl::Action;
 use crate::error::ApiError;
-use crate::model::Metadata;
 
 /// `POST EmailTemplate/{id}/prepare`: renders `{Entity.attribute}`, `{Person.*}`, `{User.*}`
 /// and `{today}` placeholders; placeholders without data stay as they are.
@@ -20,7 +19,7 @@ pub fn prepare_template(
         return Err(ApiError::forbidden("").html());
     }
     let body = req.json_object().map_err(ApiError::html)?;
-    let meta = Metadata::get();
+    let meta = req.meta();
     let store = state.store();
     let template = store
         .get("EmailTemplate", id)

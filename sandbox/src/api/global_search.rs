@@ -20,7 +20,7 @@ pub fn global_search(state: &ApiState, req: &Request<'_>) -> Result<Response, Ap
         .to_lowercase();
     let (offset, max) = req.page();
     let store = state.store();
-    let entity_list: Vec<String> = app_data()
+    let entity_list: Vec<String> = app_data(req.version)
         .pointer("/settings/globalSearchEntityList")
         .and_then(Value::as_array)
         .map(|a| {

@@ -9,11 +9,10 @@ use super::{ApiState, Request, now, ok};
 use crate::acl::Action;
 use crate::error::ApiError;
 use crate::list::{self, ListContext, ListParams};
-use crate::model::Metadata;
 
 /// `GET Kanban/{E}`: groups by the status field, `maxSize` per group, the caller's order first.
 pub fn kanban(state: &ApiState, req: &Request<'_>, segment: &str) -> Result<Response, ApiError> {
-    let meta = Metadata::get();
+    let meta = req.meta();
     let entity = meta
         .resolve(segment)
         .filter(|e| e.scope_bool("object"))
@@ -146,7 +145,8 @@ pub fn kanban_order(state: &ApiState, req: &Request<'_>) -> Result<Response, Api
     let (Some(entity_type), Some(group), Some(ids)) = (entity_type, group, ids) else {
         return Err(ApiError::bad_request("").html());
     };
-    let entity = Metadata::get()
+    let entity = req
+        .meta()
         .resolve(entity_type)
         .ok_or_else(|| ApiError::forbidden("").html())?;
     if !req.access.allows(&entity.name, Action::Read) {

@@ -33,6 +33,7 @@ use crate::error::ApiError;
 use crate::list;
 use crate::model::Metadata;
 use crate::store::{Actor, Store};
+use crate::version::EspoVersion;
 
 pub use auth::Caller;
 
@@ -46,6 +47,8 @@ pub struct ApiState {
     pub system_email: String,
     /// Settings changed over the recorded ones (`SandboxConfig::settings`).
     pub settings: Map<String, Value>,
+    /// The EspoCRM version the sandbox answers as.
+    pub version: EspoVersion,
 }
 
 impl ApiState {
@@ -139,9 +142,16 @@ pub struct Request<'a> {
     pub body: &'a Bytes,
     pub caller: Caller,
     pub access: Access,
+    /// The EspoCRM version the sandbox answers as.
+    pub version: EspoVersion,
 }
 
 impl Request<'_> {
+    /// The description of the entity types of the version the sandbox answers as.
+    pub fn meta(&self) -> &'static Metadata {
+        Metadata::of(self.version)
+    }
+
     /// The JSON body; invalid JSON is an unhandled error in EspoCRM (500, no reason).
     pub fn json(&self) -> Result<Value, ApiError> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
@@ -229,6 +239,7 @@ pub async fn dispatch(
         body: &body,
         caller,
         access,
+        version: state.version,
     };
     match route(&state, &request) {
         Ok(r) => r,
@@ -313,7 +324,7 @@ pub fn entity_for<'m>(
     segment: &str,
     action: crate::acl::Action,
 ) -> Result<&'m crate::model::EntityDef, ApiError> {
-    let meta: &'m Metadata = Metadata::get();
+    let meta: &'m Metadata = req.meta();
     match meta.resolve(segment) {
         Some(e) => {
             req.access.require(&e.name, action)?;

@@ -9,7 +9,7 @@ use super::{ApiState, Request, entity_for, now, ok, render_ok};
 use crate::acl::Action;
 use crate::error::ApiError;
 use crate::list::{self, ListContext, ListParams};
-use crate::model::{EntityDef, Metadata};
+use crate::model::EntityDef;
 use crate::store::{AttributeSet, Store};
 
 fn no_total(req: &Request<'_>) -> bool {
@@ -267,7 +267,7 @@ pub fn list_related(
 ) -> Result<Response, ApiError> {
     let entity = entity_for(req, segment, Action::Read)?;
     let def = link_of(entity, link)?;
-    let meta = Metadata::get();
+    let meta = req.meta();
     let foreign_name = match def.kind.as_str() {
         "belongsToParent" => {
             let store = state.store();
@@ -337,7 +337,7 @@ pub fn link(
     id: &str,
     link: &str,
 ) -> Result<Response, ApiError> {
-    let meta = Metadata::get();
+    let meta = req.meta();
     let entity = match meta.resolve(segment) {
         Some(e) => e,
         None if meta.is_known_scope(segment) => return Err(Action::Edit.denied()),

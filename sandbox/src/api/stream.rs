@@ -9,7 +9,6 @@ use serde_json::{Map, Value, json};
 use super::{ApiState, Request, entity_for, now, ok, render_ok};
 use crate::acl::Action;
 use crate::error::ApiError;
-use crate::model::Metadata;
 use crate::store::{AttributeSet, Store};
 
 /// Attribute sets of stream items (recorded).
@@ -68,7 +67,7 @@ const OWN_STREAM_ITEM: &[&str] = &[
 ];
 
 fn render_notes(store: &Store, ids: &[String], attributes: &[&str], viewer: &str) -> Vec<Value> {
-    let Some(note) = Metadata::get().entity("Note") else {
+    let Some(note) = store.meta().entity("Note") else {
         return Vec::new();
     };
     let attrs: Vec<String> = attributes.iter().map(|s| (*s).to_owned()).collect();
@@ -159,7 +158,7 @@ pub fn own_stream(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiEr
 /// `POST Note`: a post to a record's stream (type forced to Post) or to the caller's own.
 pub fn post_note(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     let body = req.json_object()?;
-    let meta = Metadata::get();
+    let meta = req.meta();
     let mut store = state.store();
     let parent_type = body
         .get("parentType")

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use espocrm_sandbox::EspoVersion;
 use serde_json::{Value, json};
 
 use crate::common::{Api, HTML, Row, Who, id_of, ids, key_set, keys, text};
@@ -198,6 +199,17 @@ async fn should_refuse_user_and_role_creation_to_non_admin_403() {
         .await
         .expect_json_error(403, Some("No create access."));
     assert_eq!(api.sandbox.count("User"), before);
+}
+
+#[tokio::test]
+async fn should_report_the_version_it_answers_as_in_app_user() {
+    for (version, release) in [(EspoVersion::V8_4, "8.4.2"), (EspoVersion::V10_0, "10.0.0")] {
+        let api = Api::start_version(version).await;
+        let me = api.get("App/user").send().await.ok_json();
+        assert_eq!(me["settings"]["version"], json!(release), "{version}");
+        let admin = api.get("App/user").admin().send().await.ok_json();
+        assert_eq!(admin["settings"]["version"], json!(release), "{version}");
+    }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use espocrm_sandbox::Sandbox;
+use espocrm_sandbox::{EspoVersion, Sandbox};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value};
@@ -45,8 +45,16 @@ pub struct Api {
 }
 
 impl Api {
+    /// A sandbox answering as EspoCRM 8.4.2.
     pub async fn start() -> Api {
-        let sandbox = Sandbox::start().await.expect("the sandbox starts");
+        Api::start_version(EspoVersion::V8_4).await
+    }
+
+    /// A sandbox answering as `version`.
+    pub async fn start_version(version: EspoVersion) -> Api {
+        let sandbox = Sandbox::start_version(version)
+            .await
+            .expect("the sandbox starts");
         let client = reqwest::Client::builder()
             .build()
             .expect("the HTTP client builds");
