@@ -122,7 +122,7 @@ mod indexed {
 }
 
 /// An entity type with everything the sandbox derives from its definition.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EntityDef {
     pub name: String,
     /// Fields in definition order.
@@ -222,7 +222,7 @@ impl EntityDef {
 }
 
 /// Every entity type and scope the sandbox knows.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Metadata {
     /// The embedded description as JSON (served, trimmed, by `GET Metadata`).
     pub raw: Value,
@@ -248,6 +248,13 @@ impl Metadata {
                     "the embedded metadata and its version patches are valid (checked by tests)",
                 )
         })
+    }
+
+    /// This description with an RFC 7396 merge patch applied to its raw form.
+    pub fn patched(&self, patch: &Value) -> Result<Metadata, serde_json::Error> {
+        let mut raw = self.raw.clone();
+        json_patch::merge(&mut raw, patch);
+        Metadata::from_value(raw)
     }
 
     fn from_value(raw: Value) -> Result<Metadata, serde_json::Error> {

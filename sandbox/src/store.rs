@@ -7,6 +7,7 @@
 //! record is rendered, so the two sides of a relation can never disagree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value, json};
@@ -68,6 +69,9 @@ pub struct Store {
     email_addresses: HashMap<String, String>,
     pub ids: IdGenerator,
     version: EspoVersion,
+    /// This sandbox's own description of the entity types: the version's, plus what an
+    /// administrator changed since start.
+    metadata: Arc<Metadata>,
 }
 
 /// Who is acting (for createdBy, followers, stream visibility).
@@ -90,6 +94,7 @@ impl Store {
             email_addresses: HashMap::new(),
             ids,
             version,
+            metadata: Arc::new(Metadata::of(version).clone()),
         }
     }
 
@@ -98,9 +103,17 @@ impl Store {
         self.version
     }
 
-    /// The description of the entity types of that version.
-    pub fn meta(&self) -> &'static Metadata {
-        Metadata::of(self.version)
+    /// The description of the entity types as it is now (an administrator may change it).
+    pub fn meta(&self) -> Arc<Metadata> {
+        Arc::clone(&self.metadata)
+    }
+
+    /// Applies an RFC 7396 merge patch to the raw description, as an administrator's change in
+    /// the Entity Manager or Field Manager does; requests that started before keep the
+    /// description they started with.
+    pub fn patch_metadata(&mut self, patch: &Value) -> Result<(), serde_json::Error> {
+        self.metadata = Arc::new(self.metadata.patched(patch)?);
+        Ok(())
     }
 
     // ---------------------------------------------------------------- plain access
@@ -201,7 +214,8 @@ impl Store {
 
     /// Ids linked to `entity/id` through `link`, with the relation columns where there are any.
     pub fn linked(&self, entity: &str, id: &str, link: &str) -> Vec<(String, Map<String, Value>)> {
-        let Some(def) = self.meta().entity(entity).and_then(|e| e.link(link)) else {
+        let meta = self.meta();
+        let Some(def) = meta.entity(entity).and_then(|e| e.link(link)) else {
             return Vec::new();
         };
         let Some(record) = self.get(entity, id) else {
@@ -516,7 +530,7 @@ impl Store {
         }
         let (plain, multiples) = split_multiples(entity, values);
         record.extend(plain);
-        derive_attributes(entity, &mut record, None, meta);
+        derive_attributes(entity, &mut record, None, &meta);
         self.records
             .entry(entity.name.clone())
             .or_default()
@@ -568,7 +582,7 @@ impl Store {
                 json!(now.format(DATETIME_FORMAT).to_string()),
             );
             record.insert("modifiedById".into(), json!(actor.user_id));
-            derive_attributes(entity, record, Some(&before), meta);
+            derive_attributes(entity, record, Some(&before), &meta);
         }
         self.apply_multiples(entity, id, multiples);
         self.after_save(entity, id, Some(&before));
@@ -805,7 +819,7 @@ impl Store {
             let text = value.as_str();
             match def.kind.as_str() {
                 "enum" => {
-                    if let Some(options) = entity.enum_options(meta, field) {
+                    if let Some(options) = entity.enum_options(&meta, field) {
                         let s = text.map(str::to_owned).unwrap_or_else(|| value.to_string());
                         if !options.is_empty() && !options.contains(&s) && field != "amountCurrency"
                         {
@@ -1518,5 +1532,25 @@ mod tests {
         assert!(!is_phone("call me maybe"));
         assert!(is_email("a@b.example.com"));
         assert!(!is_email("not-an-email"));
+    }
+
+    #[test]
+    fn an_administrators_change_reaches_later_readers_only() {
+        let mut store = Store::new(IdGenerator::new(7), EspoVersion::V10_0);
+        let before = store.meta();
+        assert!(before.entity("Account").unwrap().field("cRating").is_none());
+        let patch = serde_json::json!({
+            "entityDefs": {"Account": {"fields": {"cRating": {"type": "int"}}}},
+        });
+        store
+            .patch_metadata(&patch)
+            .expect("the patched description parses");
+        let after = store.meta();
+        assert!(after.entity("Account").unwrap().field("cRating").is_some());
+        assert!(before.entity("Account").unwrap().field("cRating").is_none());
+        // The version's own description, shared by every sandbox, is untouched.
+        let shared = Metadata::of(EspoVersion::V10_0);
+        assert!(shared.entity("Account").unwrap().field("cRating").is_none());
+        assert_eq!(after.entities().count(), shared.entities().count());
     }
 }

@@ -144,12 +144,14 @@ pub struct Request<'a> {
     pub access: Access,
     /// The EspoCRM version the sandbox answers as.
     pub version: EspoVersion,
+    /// The store's description of the entity types when the request started.
+    metadata: Arc<Metadata>,
 }
 
 impl Request<'_> {
-    /// The description of the entity types of the version the sandbox answers as.
-    pub fn meta(&self) -> &'static Metadata {
-        Metadata::of(self.version)
+    /// The description of the entity types, as it was when this request started.
+    pub fn meta(&self) -> &Metadata {
+        &self.metadata
     }
 
     /// The JSON body; invalid JSON is an unhandled error in EspoCRM (500, no reason).
@@ -227,9 +229,9 @@ pub async fn dispatch(
             Err(r) => return *r,
         }
     };
-    let access = {
+    let (access, metadata) = {
         let store = state.store();
-        Access::for_user(&store, &caller.user_id)
+        (Access::for_user(&store, &caller.user_id), store.meta())
     };
     let request = Request {
         method: &method,
@@ -240,6 +242,7 @@ pub async fn dispatch(
         caller,
         access,
         version: state.version,
+        metadata,
     };
     match route(&state, &request) {
         Ok(r) => r,
@@ -320,7 +323,7 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
 /// unknown ones. Known scopes without a description (admin-only types) answer 403 to
 /// non-admins, as EspoCRM's ACL does.
 pub fn entity_for<'m>(
-    req: &Request<'_>,
+    req: &'m Request<'_>,
     segment: &str,
     action: crate::acl::Action,
 ) -> Result<&'m crate::model::EntityDef, ApiError> {

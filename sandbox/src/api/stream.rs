@@ -67,7 +67,8 @@ const OWN_STREAM_ITEM: &[&str] = &[
 ];
 
 fn render_notes(store: &Store, ids: &[String], attributes: &[&str], viewer: &str) -> Vec<Value> {
-    let Some(note) = store.meta().entity("Note") else {
+    let meta = store.meta();
+    let Some(note) = meta.entity("Note") else {
         return Vec::new();
     };
     let attrs: Vec<String> = attributes.iter().map(|s| (*s).to_owned()).collect();
