@@ -6,6 +6,7 @@
 //! - [`version`]: which EspoCRM to answer as, and the data patches of each version.
 //! - [`model`]: the entity types (fields, links, scopes, attribute sets), from `data/metadata.json`.
 //! - [`store`]: records, relations, followers, notes, roles; validation and derived attributes.
+//! - [`attachments`]: uploaded files' bytes (capped) and how attachments join their owner.
 //! - [`acl`]: roles and access levels; [`roles`]: the two API users' roles, also used by
 //!   `espomcp seed`.
 //! - [`list`]: search parameters and listing.
@@ -17,6 +18,7 @@
 
 pub mod acl;
 mod api;
+pub mod attachments;
 pub mod error;
 pub mod faults;
 pub mod ids;

@@ -67,6 +67,8 @@ pub struct Store {
     next_case_number: i64,
     /// Lower-cased email address → id of its EmailAddress record.
     email_addresses: HashMap<String, String>,
+    /// Contents of the uploaded files (Attachment records hold the rest).
+    pub files: crate::attachments::Files,
     pub ids: IdGenerator,
     version: EspoVersion,
     /// This sandbox's own description of the entity types: the version's, plus what an
@@ -92,6 +94,7 @@ impl Store {
             next_note_number: 1,
             next_case_number: 1,
             email_addresses: HashMap::new(),
+            files: Default::default(),
             ids,
             version,
             metadata: Arc::new(Metadata::of(version).clone()),
@@ -610,6 +613,9 @@ impl Store {
             .get_mut(entity)
             .and_then(|t| t.remove(id))
             .is_some();
+        if removed && entity == "Attachment" {
+            self.files.remove(id);
+        }
         if removed {
             self.followers.remove(&(entity.to_owned(), id.to_owned()));
             for rows in self.relations.values_mut() {
@@ -935,6 +941,13 @@ impl Store {
     /// Replaces the many-to-many rows named by `xxxIds` attributes.
     fn apply_multiples(&mut self, entity: &EntityDef, id: &str, multiples: Vec<LinkMultipleValue>) {
         for (link, ids, columns) in multiples {
+            if entity
+                .field(&link)
+                .is_some_and(|d| d.kind == "attachmentMultiple")
+            {
+                crate::attachments::adopt(self, &entity.name, id, &link, &ids);
+                continue;
+            }
             let current: Vec<String> = self
                 .linked(&entity.name, id, &link)
                 .into_iter()
@@ -1176,7 +1189,7 @@ impl Store {
                     .filter(|d| matches!(d.kind.as_str(), "linkMultiple" | "attachmentMultiple"))
             {
                 if def.kind == "attachmentMultiple" {
-                    return if kind == 0 { json!([]) } else { json!({}) };
+                    return crate::attachments::field_value(self, &entity.name, id, field, suffix);
                 }
                 let foreign = entity
                     .link(field)
@@ -1273,14 +1286,19 @@ fn default_columns(def: &LinkDef) -> Map<String, Value> {
 /// A linkMultiple field's new value: the field, the ids, the relation columns per id.
 type LinkMultipleValue = (String, Vec<String>, Option<Map<String, Value>>);
 
-/// Separates `xxxIds`/`xxxColumns` of linkMultiple fields (kept as relation rows) from the rest.
+/// Separates `xxxIds`/`xxxColumns` of linkMultiple fields (kept as relation rows) and `xxxIds`
+/// of attachmentMultiple fields (set on the attachments) from the rest.
 fn split_multiples(
     entity: &EntityDef,
     mut values: Map<String, Value>,
 ) -> (Map<String, Value>, Vec<LinkMultipleValue>) {
     let mut multiples = Vec::new();
     for (field, def) in &entity.fields {
-        if def.kind != "linkMultiple" {
+        if def.kind == "attachmentMultiple" {
+            // Attachments are their own records, pointing at their owner; names and types
+            // are derived from them.
+            values.remove(&format!("{field}Types"));
+        } else if def.kind != "linkMultiple" {
             continue;
         }
         let columns = values

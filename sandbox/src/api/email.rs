@@ -54,6 +54,7 @@ pub fn create_email(state: &ApiState, req: &Request<'_>) -> Result<Response, Api
     }
     let subject = data.get("subject").cloned().unwrap_or(Value::Null);
     data.insert("name".into(), subject);
+    crate::attachments::check_adoptable(&store, &req.access, entity, None, &data)?;
     let id = store.create(entity, &data, &req.actor(), now(), false)?;
     fill_email_addresses(&mut store, entity, &id, req);
     if sending {

@@ -6,11 +6,12 @@
 //! The routes, one module per family: `records` (the generic record routes), `app` (`App/user`,
 //! `Metadata`, `Settings`), `stream` (streams, notes, following), `global_search`, `activities`
 //! (activities and attendees), `kanban`, `email` (drafts), `email_template` (rendering) and
-//! `admin` (users and roles); `auth` authenticates.
+//! `admin` (users and roles), `attachment` (uploads and downloads); `auth` authenticates.
 
 mod activities;
 mod admin;
 mod app;
+mod attachment;
 mod auth;
 mod email;
 mod email_template;
@@ -300,6 +301,10 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
             activities::attendees(state, req, entity, id)
         }
         ["Role"] | ["Role", _] => admin::roles(state, req),
+        ["Attachment"] if get => attachment::list(state, req),
+        ["Attachment"] if post => attachment::upload(state, req),
+        ["Attachment", "file", id] if get => attachment::file(state, req, id),
+        ["Attachment", id] if get => attachment::read(state, req, id),
         ["Note"] if post => stream::post_note(state, req),
         ["Email"] if post => email::create_email(state, req),
         ["User"] if post => admin::create_user(state, req),

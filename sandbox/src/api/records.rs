@@ -175,14 +175,22 @@ fn skip_duplicate_check(req: &Request<'_>, data: &Map<String, Value>) -> bool {
     }
 }
 
-/// Attributes a create request set that the response echoes (known, writable ones).
+/// Attributes a create request set that the response echoes (known, writable ones), and the
+/// enum fields the save gave their default (a Case's `status` and `priority`): EspoCRM answers
+/// with every attribute the new record had set.
 fn echoed_attributes(entity: &EntityDef, data: &Map<String, Value>) -> Vec<String> {
+    let defaulted = entity.fields.iter().filter(|(field, def)| {
+        def.kind == "enum"
+            && def.default.as_ref().is_some_and(|d| !d.is_null())
+            && !data.contains_key(field.as_str())
+    });
     data.keys()
         .filter(|k| entity.has_attribute(k) && k.as_str() != "id")
         .filter(|k| {
             let field = entity.field_of_attribute(k).unwrap_or(k);
             !entity.field(field).is_some_and(|f| f.read_only)
         })
+        .chain(defaulted.map(|(field, _)| field))
         .cloned()
         .collect()
 }
@@ -199,6 +207,7 @@ pub fn create(state: &ApiState, req: &Request<'_>, segment: &str) -> Result<Resp
             );
         }
     }
+    crate::attachments::check_adoptable(&store, &req.access, entity, None, &data)?;
     let id = store.create(entity, &data, &req.actor(), now(), false)?;
     let extra = echoed_attributes(entity, &data);
     render_ok(
@@ -225,6 +234,7 @@ pub fn update(
     if !req.access.covers(&entity.name, Action::Edit, record) {
         return Err(Action::Edit.denied());
     }
+    crate::attachments::check_adoptable(&store, &req.access, entity, Some(id), &data)?;
     store.update(entity, id, &data, &req.actor(), now())?;
     render_ok(
         &store,

@@ -196,8 +196,12 @@ pub fn post_note(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErr
     if let Some(internal) = body.get("isInternal").and_then(Value::as_bool) {
         note.insert("isInternal".into(), json!(internal));
     }
-    let id = store.insert_note(note, &req.actor(), now());
     let note_entity = meta.entity("Note").ok_or_else(ApiError::internal)?;
+    crate::attachments::check_adoptable(&store, &req.access, note_entity, None, &body)?;
+    let id = store.insert_note(note, &req.actor(), now());
+    for (field, ids) in crate::attachments::requested(note_entity, &body) {
+        crate::attachments::adopt(&mut store, "Note", &id, &field, &ids);
+    }
     let mut attrs = vec![
         "post".to_owned(),
         "type".to_owned(),
