@@ -12,6 +12,7 @@
 //! - `links`: related lists, relate and unrelate.
 //! - `stream`: posts, record streams, the user's stream, following.
 //! - `kanban`: groups, per-user ordering, moving cards.
+//! - `attachment`: uploads, downloads, adoption by Note/Email/Case, who may read whose file.
 //! - `email`: drafts, the `from` rules, sending without SMTP, templates.
 //! - `admin`: roles and API users, `App/user`, metadata, global search, activities.
 //! - `faults`: injected latency, errors, 429s, dropped connections, statistics, robustness.
@@ -22,6 +23,8 @@ mod common;
 
 #[path = "api/admin.rs"]
 mod admin;
+#[path = "api/attachment.rs"]
+mod attachment;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/crud.rs"]
