@@ -1,20 +1,21 @@
 //! Attachments over HTTP: uploading a file as a data URI (`POST Attachment`), reading an
 //! attachment's record (`GET Attachment/{id}`) and its bytes (`GET Attachment/file/{id}`), and
 //! the refusals a real EspoCRM gives (listing is for administrators only; another user's file
-//! is readable only through a record the caller can read). The bytes and the ownership rules
-//! live in [`crate::attachments`].
+//! is readable only through a record the caller can read), and, from EspoCRM 10 on, the files
+//! posted in a record's stream (`GET {E}/{id}/streamAttachments`). The bytes and the ownership
+//! rules live in [`crate::attachments`].
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{ApiState, Request, now, ok, render_ok};
+use super::{ApiState, Request, entity_for, now, ok, render_ok};
 use crate::acl::Action;
 use crate::attachments;
 use crate::error::ApiError;
-use crate::model::Metadata;
 use crate::store::AttributeSet;
+use crate::version::EspoVersion;
 
 /// The attributes of an upload's answer (recorded), before those the request named
 /// (`relatedType`); `modifiedAt` goes after `createdAt` where the version has it.
@@ -79,8 +80,8 @@ fn attribute_list(base: &[&str], with_modified_at: bool) -> Vec<String> {
 }
 
 /// Whether Attachment answers carry `modifiedAt` (EspoCRM 10 does).
-fn has_modified_at(_state: &ApiState) -> bool {
-    false
+fn has_modified_at(req: &Request<'_>) -> bool {
+    req.version.at_least(EspoVersion::V10_0)
 }
 
 /// `POST Attachment`: `{name, type, role, parentType|relatedType, field, file: "data:…;base64,…"}`.
@@ -88,7 +89,7 @@ fn has_modified_at(_state: &ApiState) -> bool {
 /// with `{field}Ids` adopts it.
 pub fn upload(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     req.access.require("Attachment", Action::Create)?;
-    let meta = Metadata::get();
+    let meta = req.meta();
     let entity = meta.entity("Attachment").ok_or_else(ApiError::internal)?;
     let mut body = req.json_object()?;
     // EspoCRM's CreateInputFilter: the parent is set only by the owner's save.
@@ -128,7 +129,7 @@ pub fn upload(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError>
     body.insert("field".into(), target.field.clone().into());
     let id = store.create(entity, &body, &req.actor(), now(), false)?;
     store.files.put(&id, contents);
-    let mut attributes = attribute_list(UPLOAD_ATTRIBUTES, has_modified_at(state));
+    let mut attributes = attribute_list(UPLOAD_ATTRIBUTES, has_modified_at(req));
     if body.get("relatedType").is_some_and(|v| !v.is_null()) {
         attributes.push("relatedType".to_owned());
     }
@@ -153,7 +154,8 @@ pub fn list(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
 /// `GET Attachment/{id}`: the record without its contents.
 pub fn read(state: &ApiState, req: &Request<'_>, id: &str) -> Result<Response, ApiError> {
     req.access.require("Attachment", Action::Read)?;
-    let entity = Metadata::get()
+    let entity = req
+        .meta()
         .entity("Attachment")
         .ok_or_else(ApiError::internal)?;
     let store = state.store();
@@ -163,7 +165,7 @@ pub fn read(state: &ApiState, req: &Request<'_>, id: &str) -> Result<Response, A
     if !attachments::readable(&store, &req.access, attachment) {
         return Err(ApiError::forbidden("No 'read' access."));
     }
-    let attributes = attribute_list(DETAIL_ATTRIBUTES, has_modified_at(state));
+    let attributes = attribute_list(DETAIL_ATTRIBUTES, has_modified_at(req));
     render_ok(
         &store,
         entity,
@@ -206,4 +208,80 @@ pub fn file(state: &ApiState, req: &Request<'_>, id: &str) -> Result<Response, A
         headers.insert(header::CONTENT_TYPE, v);
     }
     Ok(response)
+}
+
+/// The attributes of a `streamAttachments` item (EspoCRM 10's select).
+const STREAM_ATTACHMENT_ATTRIBUTES: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "size",
+    "createdAt",
+    "parentId",
+    "parentType",
+    "createdById",
+    "createdByName",
+];
+
+/// `GET {E}/{id}/streamAttachments` (EspoCRM 9.1 and later): the files attached to the notes
+/// of the record's stream (its own and those of its children), newest first, paged. Needs
+/// stream access to the record, as reading its stream does.
+pub fn stream_attachments(
+    state: &ApiState,
+    req: &Request<'_>,
+    segment: &str,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let entity = entity_for(req, segment, Action::Read)?;
+    let attachment = req
+        .meta()
+        .entity("Attachment")
+        .ok_or_else(ApiError::internal)?;
+    let store = state.store();
+    let Some(record) = store.get(&entity.name, id) else {
+        return Err(ApiError::not_found("Record not found."));
+    };
+    if entity.name == "User" || !req.access.covers(&entity.name, Action::Stream, record) {
+        return Err(ApiError::forbidden("No 'stream' access."));
+    }
+    let in_stream = |note: &crate::store::Record| {
+        let text = |k: &str| note.get(k).and_then(Value::as_str);
+        (text("parentType") == Some(&entity.name) && text("parentId") == Some(id))
+            || (text("superParentType") == Some(&entity.name) && text("superParentId") == Some(id))
+    };
+    let mut found: Vec<(String, String)> = store
+        .all("Attachment")
+        .filter(|(_, a)| {
+            a.get("parentType").and_then(Value::as_str) == Some("Note")
+                && a.get("parentId")
+                    .and_then(Value::as_str)
+                    .and_then(|note| store.get("Note", note))
+                    .is_some_and(in_stream)
+        })
+        .map(|(i, a)| {
+            let created = a.get("createdAt").and_then(Value::as_str).unwrap_or("");
+            (created.to_owned(), i.clone())
+        })
+        .collect();
+    found.sort_by(|a, b| b.cmp(a));
+    let (offset, max) = req.page();
+    let attributes: Vec<String> = STREAM_ATTACHMENT_ATTRIBUTES
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    let list: Vec<Value> = found
+        .iter()
+        .skip(offset)
+        .take(max)
+        .filter_map(|(_, i)| {
+            store.render(
+                attachment,
+                i,
+                AttributeSet::Only(&attributes),
+                &req.caller.user_id,
+            )
+        })
+        .map(Value::Object)
+        .collect();
+    Ok(ok(serde_json::json!({"total": found.len(), "list": list})))
 }

@@ -318,6 +318,9 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
         [entity, id, "subscription"] if put || delete => {
             stream::subscription(state, req, entity, id)
         }
+        [entity, id, "streamAttachments"] if get && req.version.at_least(EspoVersion::V10_0) => {
+            attachment::stream_attachments(state, req, entity, id)
+        }
         [entity, id, link] if get => records::list_related(state, req, entity, id, link),
         [entity, id, link] if post || delete => records::link(state, req, entity, id, link),
         _ => Ok(route_not_found()),

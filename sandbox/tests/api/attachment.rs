@@ -3,6 +3,7 @@
 //! and the refusals of uploads EspoCRM would not accept (recorded on 8.4.2).
 
 use base64::Engine;
+use espocrm_sandbox::EspoVersion;
 use serde_json::{Value, json};
 
 use crate::common::{Api, HTML, Who, key_set, keys};
@@ -523,4 +524,86 @@ async fn should_refuse_adopting_unknown_or_foreign_attachment_403() {
     );
     assert_eq!(api.sandbox.count("Case"), before);
     assert_eq!(parent_of(&api, id), Value::Null);
+}
+
+/// EspoCRM 10 adds `modifiedAt` to an attachment's answers; the rest is as in 8.4.
+#[tokio::test]
+async fn should_answer_upload_with_modified_at_on_10_0() {
+    let api = Api::start_version(EspoVersion::V10_0).await;
+    let answer = upload_as(
+        &api,
+        Who::Agent,
+        "call-notes.txt",
+        "text/plain",
+        "Note",
+        CALL_NOTES,
+    )
+    .await;
+    let mut expected = key_set(UPLOAD_ANSWER);
+    expected.insert("modifiedAt".to_owned());
+    assert_eq!(keys(answer.as_object().expect("an object")), expected);
+    assert_eq!(answer["modifiedAt"], answer["createdAt"]);
+    let id = answer["id"].as_str().expect("an id");
+    let read = api.get(&format!("Attachment/{id}")).send().await.ok_json();
+    let mut expected = key_set(DETAIL);
+    expected.insert("modifiedAt".to_owned());
+    assert_eq!(keys(read.as_object().expect("an object")), expected);
+}
+
+/// `GET {E}/{id}/streamAttachments` lists the files posted in a record's stream on 10.0; 8.4.2
+/// has no such route and takes it for an unknown link (500).
+#[tokio::test]
+async fn should_list_stream_attachments_on_10_0_only() {
+    for version in EspoVersion::ALL {
+        let api = Api::start_version(version).await;
+        let apex = api.find_one("Account", "name", "Apex Health Co.");
+        let first = upload(&api, "call-notes.txt", "text/plain", "Note", CALL_NOTES).await;
+        let second = upload(&api, "error-log.txt", "text/plain", "Case", b"ERROR 42\n").await;
+        let note = api
+            .post(
+                "Note",
+                &json!({"type": "Post", "parentType": "Account", "parentId": apex,
+                    "post": "Files.", "attachmentsIds": [first]}),
+            )
+            .send()
+            .await
+            .ok_json();
+        let path = format!("Account/{apex}/streamAttachments");
+        if version == EspoVersion::V8_4 {
+            api.get(&path).send().await.expect_json_error(500, None);
+            continue;
+        }
+        let page = api.get(&path).send().await.ok_json();
+        assert_eq!(
+            page["total"],
+            json!(1),
+            "only files posted in the stream: {page}"
+        );
+        let item = &page["list"][0];
+        assert_eq!(item["id"], json!(first));
+        assert_eq!(item["parentType"], json!("Note"));
+        assert_eq!(item["parentId"], note["id"]);
+        assert_eq!(item["size"], json!(CALL_NOTES.len()));
+        assert_eq!(
+            keys(item.as_object().expect("an object")),
+            key_set(&[
+                "id",
+                "name",
+                "type",
+                "size",
+                "createdAt",
+                "parentId",
+                "parentType",
+                "createdById",
+                "createdByName"
+            ])
+        );
+        assert_eq!(parent_of(&api, &second), Value::Null);
+        // The read-only key has no stream access to accounts.
+        api.get(&path)
+            .limited()
+            .send()
+            .await
+            .expect_json_error(403, Some("No 'stream' access."));
+    }
 }
