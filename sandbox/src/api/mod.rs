@@ -6,7 +6,10 @@
 //! The routes, one module per family: `records` (the generic record routes), `app` (`App/user`,
 //! `Metadata`, `Settings`), `stream` (streams, notes, following), `global_search`, `activities`
 //! (activities and attendees), `kanban`, `email` (drafts), `email_template` (rendering) and
-//! `admin` (users and roles), `attachment` (uploads and downloads); `auth` authenticates.
+//! `admin` (users and roles); `auth` authenticates.
+//!
+//! `attachment` uploads files and serves them back (`Attachment`, `Attachment/file/{id}`,
+//! 10.0's `{E}/{id}/streamAttachments`).
 
 mod activities;
 mod admin;
