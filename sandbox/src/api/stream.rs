@@ -135,7 +135,8 @@ pub fn record_stream(
     }
 }
 
-/// `GET Stream`: the caller's own posts and the notes of records the caller follows.
+/// `GET Stream`: the caller's own posts and the notes of records the caller follows (10.0 adds
+/// `reactionsCheckDate` and `updatedReactions`).
 pub fn own_stream(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     let store = state.store();
     let me = req.caller.user_id.as_str();
@@ -151,9 +152,15 @@ pub fn own_stream(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiEr
     let (offset, max) = req.page();
     let page: Vec<String> = ids.iter().skip(offset).take(max).cloned().collect();
     let total = if offset + max < ids.len() { -1 } else { -2 };
-    Ok(ok(
-        json!({"total": total, "list": render_notes(&store, &page, OWN_STREAM_ITEM, me)}),
-    ))
+    let mut body =
+        json!({"total": total, "list": render_notes(&store, &page, OWN_STREAM_ITEM, me)});
+    if req.version.at_least(crate::version::EspoVersion::V10_0) {
+        // EspoCRM 9+ tells the client when it looked for changed reactions and which notes'
+        // reactions changed since `reactionsAfter`; the sandbox has no reactions to change.
+        body["reactionsCheckDate"] = json!(now().format(crate::store::DATETIME_FORMAT).to_string());
+        body["updatedReactions"] = json!([]);
+    }
+    Ok(ok(body))
 }
 
 /// `POST Note`: a post to a record's stream (type forced to Post) or to the caller's own.

@@ -358,6 +358,41 @@ async fn should_list_own_stream_without_total_200() {
     assert_eq!(rows_of(&page).len(), 1);
 }
 
+/// EspoCRM 10's own stream also says when it checked for changed reactions (none change here);
+/// 8.4.2's has neither member.
+#[tokio::test]
+async fn should_add_reaction_members_to_own_stream_on_10_0() {
+    for version in espocrm_sandbox::EspoVersion::ALL {
+        let api = Api::start_version(version).await;
+        post_note(
+            &api,
+            json!({"type": "Post", "post": "A note without parent."}),
+        )
+        .await;
+        let page = api.get("Stream?maxSize=3").send().await.ok_json();
+        let members: BTreeSet<&str> = page
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        if version == espocrm_sandbox::EspoVersion::V8_4 {
+            assert_eq!(members, BTreeSet::from(["list", "total"]));
+            continue;
+        }
+        assert_eq!(
+            members,
+            BTreeSet::from(["list", "reactionsCheckDate", "total", "updatedReactions"])
+        );
+        assert_eq!(page["updatedReactions"], json!([]));
+        let checked = page["reactionsCheckDate"].as_str().expect("a date-time");
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(checked, "%Y-%m-%d %H:%M:%S").is_ok(),
+            "{checked}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn should_follow_and_unfollow_record_200() {
     let api = Api::start().await;
