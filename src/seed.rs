@@ -1307,9 +1307,12 @@ mod tests {
     }
 
     #[test]
-    fn should_never_grant_email_reading_or_sending_types() {
+    fn should_grant_only_own_emails_and_no_sending_types() {
         let scopes = role_scopes();
-        assert_eq!(scopes["Email"]["read"], "no");
+        // The user's own e-mails (those it is a user of), never anyone else's, never deleted.
+        assert_eq!(scopes["Email"]["read"], "own");
+        assert_eq!(scopes["Email"]["edit"], "own");
+        assert_eq!(scopes["Email"]["delete"], "no");
         for scope in [
             "MassEmail",
             "Campaign",

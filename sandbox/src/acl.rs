@@ -177,17 +177,34 @@ impl Access {
             || matches!(self.table.get(scope), Some(Value::Object(_)))
     }
 
-    /// Whether the level granted for `action` covers this record (own = assigned to or created by).
+    /// Whether the level granted for `action` covers this record (own = assigned to or created by;
+    /// see [`Access::owns`]).
     pub fn covers(&self, scope: &str, action: Action, record: &Record) -> bool {
         match self.level(scope, action) {
             "all" | "yes" => true,
-            "team" | "own" => {
-                let mine =
-                    |k: &str| record.get(k).and_then(Value::as_str) == Some(self.user_id.as_str());
-                mine("assignedUserId") || mine("createdById") || (scope == "User" && mine("id"))
-            }
+            "team" | "own" => self.owns(scope, action, record),
             _ => false,
         }
+    }
+
+    /// Ownership as EspoCRM's ownership checkers decide it: assigned to or created by the user.
+    /// An Email is also owned through its `assignedUsers`, and for reading through its `users`
+    /// (`aclDefs.Email.readOwnerUserField`: the e-mail is in the user's folders, as a recipient,
+    /// in cc or as its author).
+    pub fn owns(&self, scope: &str, action: Action, record: &Record) -> bool {
+        let me = self.user_id.as_str();
+        let mine = |k: &str| record.get(k).and_then(Value::as_str) == Some(me);
+        let among = |k: &str| {
+            record
+                .get(k)
+                .and_then(Value::as_array)
+                .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(me)))
+        };
+        mine("assignedUserId")
+            || mine("createdById")
+            || (scope == "User" && mine("id"))
+            || (scope == "Email"
+                && (among("assignedUsersIds") || (action == Action::Read && among("usersIds"))))
     }
 
     pub fn permission(&self, name: &str) -> &str {

@@ -22,9 +22,23 @@ const AGENT_FULL_SCOPES: [&str; 8] = [
     "Case",
 ];
 
+/// The Email levels of the "MCP Agent" role: create (drafts; espomcp never sends), and read and
+/// edit "own", i.e. the e-mails the user is one of the users of (a recipient, the author, an
+/// assignee) and no one else's; never delete. This is the role as both labs hold it now (the
+/// 10.0 recording's `App/user` shows it; API-NOTES-10 §0); the original 8.4.2 recording was made
+/// with Email create only, and the sandbox imitates that recording's two answers in 8.4 mode
+/// (see `api::email`), not through a second role.
+pub const AGENT_EMAIL_LEVELS: [(&str, &str); 5] = [
+    ("create", "yes"),
+    ("read", "own"),
+    ("edit", "own"),
+    ("delete", "no"),
+    ("stream", "own"),
+];
+
 /// The scope levels of the "MCP Agent" role (Administration > Roles): the CRM types in full,
-/// Email create only (drafts; espomcp never sends), EmailTemplate and User read only. Nothing
-/// else: no mass email, campaigns, email accounts, export or mass update.
+/// Email as [`AGENT_EMAIL_LEVELS`], EmailTemplate and User read only. Nothing else: no mass
+/// email, campaigns, email accounts, export or mass update.
 pub fn agent_role_scopes() -> Map<String, Value> {
     let full =
         json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "all"});
@@ -32,10 +46,11 @@ pub fn agent_role_scopes() -> Map<String, Value> {
     for scope in AGENT_FULL_SCOPES {
         scopes.insert(scope.into(), full.clone());
     }
-    scopes.insert(
-        "Email".into(),
-        json!({"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"}),
-    );
+    let email: Map<String, Value> = AGENT_EMAIL_LEVELS
+        .iter()
+        .map(|(action, level)| ((*action).to_owned(), json!(level)))
+        .collect();
+    scopes.insert("Email".into(), Value::Object(email));
     scopes.insert(
         "EmailTemplate".into(),
         json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "all"}),
@@ -90,7 +105,7 @@ mod tests {
         let expected = json!({
             "Account": full, "Contact": full, "Lead": full, "Opportunity": full,
             "Task": full, "Meeting": full, "Call": full, "Case": full,
-            "Email": {"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"},
+            "Email": {"create": "yes", "read": "own", "edit": "own", "delete": "no", "stream": "own"},
             "EmailTemplate":
                 {"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "all"},
             "User": {"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"},

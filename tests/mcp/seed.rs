@@ -230,7 +230,7 @@ async fn should_seed_once_find_everything_again_and_reset_only_its_own() {
     assert_eq!(me["user"]["userName"], json!(API_USER));
     assert_eq!(me["user"]["type"], json!("api"));
     assert_eq!(me["acl"]["table"]["Account"]["create"], json!("yes"));
-    assert_eq!(me["acl"]["table"]["Email"]["read"], json!("no"));
+    assert_eq!(me["acl"]["table"]["Email"]["read"], json!("own"));
 
     // Second run: everything is found, nothing is created, no key is printed.
     let second = run_seed(&sandbox, &[]).await;

@@ -5,7 +5,7 @@
 //!
 //! The routes, one module per family: `records` (the generic record routes), `app` (`App/user`,
 //! `Metadata`, `Settings`), `stream` (streams, notes, following), `global_search`, `activities`
-//! (activities and attendees), `kanban`, `email` (drafts), `email_template` (rendering) and
+//! (activities and attendees), `kanban`, `email` (drafts, e-mails of records, what one user sees of them), `email_template` (rendering) and
 //! `admin` (users and roles); `auth` authenticates.
 //!
 //! `attachment` uploads files and serves them back (`Attachment`, `Attachment/file/{id}`,
@@ -310,6 +310,11 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
         ["Attachment", id] if get => attachment::read(state, req, id),
         ["Note"] if post => stream::post_note(state, req),
         ["Email"] if post => email::create_email(state, req),
+        ["Email"] if get => email::list_emails(state, req),
+        ["Email", id] if get => email::read_email(state, req, id),
+        [entity, id, link] if get && email::is_email_link(req, entity, link) => {
+            email::list_related_emails(state, req, entity, id, link)
+        }
         ["User"] if post => admin::create_user(state, req),
         [entity] if get => records::list(state, req, entity),
         [entity] if post => records::create(state, req, entity),

@@ -259,7 +259,8 @@ async fn should_describe_agent_in_app_user_200() {
     ] {
         assert_eq!(table[scope], full, "{scope}");
     }
-    assert_eq!(table["Email"], levels("yes", "no", "no", "no", "no"));
+    // The role as the labs hold it now (10.0's 01-app-user-agent; API-NOTES-10 §0): own e-mails.
+    assert_eq!(table["Email"], levels("yes", "own", "own", "no", "own"));
     assert_eq!(
         table["EmailTemplate"],
         levels("no", "all", "no", "no", "all")

@@ -1,10 +1,13 @@
 //! Email drafts and templates: the `from` rules for API users (own address only, not the
 //! system address without SMTP), sending without SMTP (500 `sendingFail`, the email kept as a
-//! Draft), the create-only Email role, and rendering templates with `prepare`.
+//! Draft), the "own" Email role (with 8.4's recorded scope-level answers), archived e-mails of
+//! records and what each user sees of them, and rendering templates with `prepare`.
 
 use serde_json::{Value, json};
 
-use crate::common::{Api, JSON, Row, Who, date_text, key_set, keys, rows_of, text, today};
+use crate::common::{
+    Api, JSON, Row, Who, date_text, id_of, ids, key_set, keys, rows_of, text, today, where_query,
+};
 
 /// The agent's own address, as `App/user` tells it.
 async fn own_address(api: &Api) -> String {
@@ -158,16 +161,41 @@ async fn should_fail_sending_without_smtp_500() {
 }
 
 #[tokio::test]
-async fn should_refuse_reading_email_to_agent_403() {
+async fn should_read_own_draft_and_refuse_others_as_recorded_in_8_4_403() {
     let api = Api::start().await;
+    let agent = api.user_id(Who::Agent).await;
     let from = own_address(&api).await;
-    let email = api
+    let mine = api
         .post("Email", &draft(&from, "Mine"))
         .send()
         .await
         .ok_json();
-    let id = email["id"].as_str().expect("an id");
-    api.get(&format!("Email/{id}"))
+    let mine = mine["id"].as_str().expect("an id").to_owned();
+    let read = api.get(&format!("Email/{mine}")).send().await.ok_json();
+    assert_eq!(read["subject"], json!("Mine"));
+    assert_eq!(read["isUsers"], json!(true));
+    assert_eq!(read["isUsersSent"], json!(true));
+    assert_eq!(read["assignedUsersIds"], json!([agent]));
+    assert_eq!(
+        read["fromAddress"],
+        json!(""),
+        "8.4 answers an empty string"
+    );
+    assert!(
+        read.get("usersIds").is_none(),
+        "not listed to an assigned user"
+    );
+
+    // The administrator's draft: not the agent's. 8.4 mode answers the original recording's
+    // scope-level reason for a draft (10-email-read-forbidden), and for an unfiltered list.
+    let theirs = api
+        .post("Email", &draft("crm@example.com", "Theirs"))
+        .admin()
+        .send()
+        .await
+        .ok_json();
+    let theirs = theirs["id"].as_str().expect("an id").to_owned();
+    api.get(&format!("Email/{theirs}"))
         .send()
         .await
         .expect_json_error(403, Some("No read access."));
@@ -175,6 +203,341 @@ async fn should_refuse_reading_email_to_agent_403() {
         .send()
         .await
         .expect_json_error(403, Some("No read access."));
+
+    // Filtered, the list is the agent's own e-mails, counted no-total style.
+    let page = api
+        .list(
+            "Email",
+            &format!(
+                "{}&select=subject",
+                where_query(&json!([{"type": "equals", "attribute": "status", "value": "Draft"}]))
+            ),
+        )
+        .await;
+    assert_eq!(page["total"], json!(-2));
+    let rows = rows_of(&page);
+    assert_eq!(ids(&rows), [mine.clone()].into_iter().collect());
+    // The administrator lists both.
+    let all = api
+        .get("Email?select=subject")
+        .admin()
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(
+        ids(&rows_of(&all)),
+        [mine, theirs].into_iter().collect(),
+        "the administrator sees every e-mail"
+    );
+}
+
+/// The recorded story of group 21: an account, its contact and a case (made by the agent), and
+/// four archived e-mails the administrator stores on them.
+struct MailStory {
+    agent: String,
+    account: String,
+    case: String,
+    /// To a support address: the agent is not involved.
+    inbound: String,
+    /// HTML, to the agent's address.
+    to_agent: String,
+    /// Plain text, the agent in cc.
+    cc_agent: String,
+    /// To the agent, on the account.
+    on_account: String,
+}
+
+async fn mail_story(api: &Api) -> MailStory {
+    let agent = api.user_id(Who::Agent).await;
+    let me = own_address(api).await;
+    let account = api
+        .post("Account", &json!({"name": "MCP Mail Test Co."}))
+        .send()
+        .await
+        .ok_json();
+    let account = account["id"].as_str().expect("an id").to_owned();
+    let dana = "dana.whitfield@mcp-mail-test.example.com";
+    api.post(
+        "Contact",
+        &json!({"firstName": "Dana", "lastName": "Whitfield", "emailAddress": dana,
+                "accountId": account}),
+    )
+    .send()
+    .await
+    .ok_json();
+    let case = api
+        .post(
+            "Case",
+            &json!({"name": "Login fails after update", "accountId": account}),
+        )
+        .send()
+        .await
+        .ok_json();
+    let case = case["id"].as_str().expect("an id").to_owned();
+    let support = "support@mcp-mail-test.example.com";
+    let archived = |from: &str,
+                    to: &str,
+                    cc: &str,
+                    body: &str,
+                    html: bool,
+                    sent: &str,
+                    parent: (&str, &str)| {
+        json!({"status": "Archived", "from": from, "to": to, "cc": cc,
+               "subject": "Re: Login fails after update", "body": body, "isHtml": html,
+               "dateSent": sent, "parentType": parent.0, "parentId": parent.1})
+    };
+    let bodies = [
+        archived(
+            dana,
+            support,
+            "",
+            "<p>Hello,</p><p>since the update the <b>login fails</b> with error 42.</p>",
+            true,
+            "2026-11-30 09:30:00",
+            ("Case", &case),
+        ),
+        archived(
+            dana,
+            &me,
+            "",
+            "<p>Hi,</p><p>it happens on <i>every</i> login since version 5.2.</p><ul><li>Browser: Firefox</li><li>OS: Windows 11</li></ul>",
+            true,
+            "2026-11-30 10:15:00",
+            ("Case", &case),
+        ),
+        archived(
+            support,
+            dana,
+            &me,
+            "Hi Dana,\n\nthanks, we can reproduce it.\n\nSupport",
+            false,
+            "2026-11-30 11:00:00",
+            ("Case", &case),
+        ),
+        archived(
+            dana,
+            &me,
+            "",
+            "<p>Can we talk about the renewal next week?</p>",
+            true,
+            "2026-11-30 12:00:00",
+            ("Account", &account),
+        ),
+    ];
+    let mut created = Vec::new();
+    for body in &bodies {
+        let email = api.post("Email", body).admin().send().await.ok_json();
+        assert_eq!(email["accountId"], json!(account), "the parent's account");
+        created.push(email["id"].as_str().expect("an id").to_owned());
+    }
+    let [inbound, to_agent, cc_agent, on_account] =
+        <[String; 4]>::try_from(created).expect("four e-mails");
+    MailStory {
+        agent,
+        account,
+        case,
+        inbound,
+        to_agent,
+        cc_agent,
+        on_account,
+    }
+}
+
+#[tokio::test]
+async fn should_make_users_of_archived_recipients_200() {
+    let api = Api::start().await;
+    let story = mail_story(&api).await;
+    let stored = |id: &str| api.sandbox.record("Email", id).expect("stored");
+    let inbound = stored(&story.inbound);
+    assert_eq!(inbound["usersIds"], json!([]));
+    assert_eq!(inbound["assignedUsersIds"], json!([]));
+    let to_agent = stored(&story.to_agent);
+    assert_eq!(
+        to_agent["usersIds"],
+        json!([story.agent]),
+        "a recipient is a user"
+    );
+    assert_eq!(
+        to_agent["assignedUsersIds"],
+        json!([story.agent]),
+        "and, in `to`, an assigned user"
+    );
+    assert_eq!(
+        to_agent["usersColumns"][&story.agent]["isRead"],
+        json!(false)
+    );
+    let cc_agent = stored(&story.cc_agent);
+    assert_eq!(cc_agent["usersIds"], json!([story.agent]));
+    assert_eq!(
+        cc_agent["assignedUsersIds"],
+        json!([]),
+        "cc is not assigned"
+    );
+    assert_eq!(stored(&story.on_account)["accountId"], json!(story.account));
+}
+
+#[tokio::test]
+async fn should_list_case_emails_the_agent_is_a_user_of_200() {
+    let api = Api::start().await;
+    let story = mail_story(&api).await;
+    let page = api
+        .get(&format!("Case/{}/emails", story.case))
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(page["total"], json!(2));
+    let rows = rows_of(&page);
+    let order: Vec<String> = rows.iter().map(id_of).collect();
+    assert_eq!(
+        order,
+        vec![story.cc_agent.clone(), story.to_agent.clone()],
+        "newest first"
+    );
+    let (cc, html) = (&rows[0], &rows[1]);
+    assert_eq!(cc["isRead"], json!(false));
+    assert_eq!(cc["isUsers"], json!(true));
+    assert_eq!(cc["isImportant"], json!(false));
+    assert_eq!(
+        cc["personStringData"],
+        json!("support@mcp-mail-test.example.com")
+    );
+    assert_eq!(html["personStringData"], json!("Dana Whitfield"));
+    assert_eq!(
+        html["bodyPlain"],
+        json!("Hi,it happens on every login since version 5.2.Browser: FirefoxOS: Windows 11")
+    );
+    assert_eq!(
+        cc["bodyPlain"], cc["body"],
+        "a plain-text body is its own plain text"
+    );
+    assert_eq!(html["fromAddress"], json!(""));
+    assert!(html.get("cc").is_none() && html.get("idHash").is_none());
+    assert!(html.get("attachmentsIds").is_none());
+
+    let admin = api
+        .get(&format!("Case/{}/emails", story.case))
+        .admin()
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(admin["total"], json!(3));
+    let first = &rows_of(&admin)[0];
+    assert_eq!(first["isUsers"], json!(false));
+    assert_eq!(first["isRead"], json!(true));
+    assert_eq!(first["isImportant"], Value::Null);
+
+    let selected = api
+        .get(&format!(
+            "Case/{}/emails?select=subject%2CdateSent%2CbodyPlain&orderBy=dateSent&order=asc",
+            story.case
+        ))
+        .send()
+        .await
+        .ok_json();
+    let rows = rows_of(&selected);
+    let order: Vec<String> = rows.iter().map(id_of).collect();
+    assert_eq!(order, vec![story.to_agent.clone(), story.cc_agent.clone()]);
+    assert!(rows[0].contains_key("bodyPlain") && rows[0].contains_key("personStringData"));
+    assert!(!rows[0].contains_key("body") && !rows[0].contains_key("deleted"));
+}
+
+#[tokio::test]
+async fn should_list_only_emails_whose_parent_is_the_account_200() {
+    let api = Api::start().await;
+    let story = mail_story(&api).await;
+    for admin in [false, true] {
+        let call = api.get(&format!("Account/{}/emails", story.account));
+        let call = if admin { call.admin() } else { call };
+        let page = call.send().await.ok_json();
+        assert_eq!(page["total"], json!(1), "admin: {admin}");
+        assert_eq!(id_of(&rows_of(&page)[0]), story.on_account);
+    }
+}
+
+#[tokio::test]
+async fn should_mark_an_email_read_by_its_first_read_200() {
+    let api = Api::start().await;
+    let story = mail_story(&api).await;
+    let first = api
+        .get(&format!("Email/{}", story.to_agent))
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(first["isRead"], json!(false), "unread until this read");
+    assert_eq!(
+        first["nameHash"]["dana.whitfield@mcp-mail-test.example.com"],
+        json!("Dana Whitfield")
+    );
+    assert!(
+        first.get("usersIds").is_none(),
+        "an assigned user is not shown the users"
+    );
+    let stored = api
+        .sandbox
+        .record("Email", &story.to_agent)
+        .expect("stored");
+    assert_eq!(stored["usersColumns"][&story.agent]["isRead"], json!(true));
+    let again = api
+        .get(&format!("Email/{}", story.to_agent))
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(again["isRead"], json!(true));
+    // The administrator's reading changes nothing for the agent, and it is not a user.
+    let admin = api
+        .get(&format!("Email/{}", story.cc_agent))
+        .admin()
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(admin["isUsers"], json!(false));
+    let plain = api
+        .get(&format!("Email/{}", story.cc_agent))
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(plain["isRead"], json!(false));
+    assert_eq!(plain["usersIds"], json!([story.agent]));
+    assert_eq!(
+        plain["usersNames"],
+        json!({ story.agent.clone(): "mcp-agent" })
+    );
+    assert_eq!(plain["assignedUsersIds"], json!([]));
+}
+
+#[tokio::test]
+async fn should_refuse_an_email_the_agent_is_no_user_of_403() {
+    let api = Api::start().await;
+    let story = mail_story(&api).await;
+    api.get(&format!("Email/{}", story.inbound))
+        .send()
+        .await
+        .expect_json_error(403, Some("No 'read' access."));
+    api.put(
+        &format!("Email/{}", story.inbound),
+        &json!({"subject": "mine now"}),
+    )
+    .send()
+    .await
+    .expect_json_error(403, Some("No edit access."));
+    let stored = api.sandbox.record("Email", &story.inbound).expect("stored");
+    assert_eq!(stored["subject"], json!("Re: Login fails after update"));
+    let own = api
+        .list(
+            "Email",
+            &format!(
+                "{}&select=subject%2CparentId",
+                where_query(
+                    &json!([{"type": "equals", "attribute": "parentId", "value": story.case}])
+                )
+            ),
+        )
+        .await;
+    assert_eq!(own["total"], json!(-2));
+    assert_eq!(
+        ids(&rows_of(&own)),
+        [story.to_agent, story.cc_agent].into_iter().collect()
+    );
 }
 
 #[tokio::test]
