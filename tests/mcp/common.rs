@@ -85,6 +85,45 @@ pub async fn sandbox() -> Sandbox {
     Sandbox::start().await.expect("the sandbox starts")
 }
 
+/// Narrows the API user's role to Email create only (drafts, no reading: the original 8.4.2
+/// lab role; the sandbox's role reads its own e-mails), through the admin API as an
+/// administrator would.
+pub async fn email_create_only(sandbox: &Sandbox) {
+    let client = reqwest::Client::new();
+    let roles: Value = client
+        .get(format!("{}/api/v1/Role", sandbox.url))
+        .basic_auth(&sandbox.admin_user, Some(&sandbox.admin_password))
+        .send()
+        .await
+        .expect("the sandbox answers")
+        .json()
+        .await
+        .expect("JSON");
+    let role = roles["list"]
+        .as_array()
+        .expect("a list of roles")
+        .iter()
+        .find(|r| r["name"] == json!(espocrm_sandbox::roles::AGENT_ROLE_NAME))
+        .expect("the agent's role");
+    let mut data = role["data"].as_object().cloned().expect("the role's data");
+    data.insert(
+        "Email".into(),
+        json!({"create": "yes", "read": "no", "edit": "no", "delete": "no", "stream": "no"}),
+    );
+    let response = client
+        .put(format!(
+            "{}/api/v1/Role/{}",
+            sandbox.url,
+            role["id"].as_str().expect("an id")
+        ))
+        .basic_auth(&sandbox.admin_user, Some(&sandbox.admin_password))
+        .json(&json!({ "data": data }))
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
 /// A fresh sandbox without demo data: the recorded users and roles only (what `espomcp seed`
 /// meets on a new EspoCRM).
 pub async fn empty_sandbox() -> Sandbox {

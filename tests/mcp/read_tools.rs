@@ -83,8 +83,16 @@ async fn lists_entity_types(era: Era) {
             "{entry}"
         );
     }
-    // The agent may only create Emails, not read them; system types are never listed.
-    for absent in ["Email", "Note", "Team", "Preferences", "EmailTemplate"] {
+    // The agent reads and edits its own e-mails and writes drafts, but never deletes them.
+    let email = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "Email")
+        .expect("Email is readable (own)");
+    assert_eq!(email["actions"], json!(["read", "create", "edit"]));
+    // System types are never listed.
+    for absent in ["Note", "Team", "Preferences", "EmailTemplate"] {
         assert!(!found.iter().any(|n| n == absent), "{absent} in {found:?}");
     }
     let user = list

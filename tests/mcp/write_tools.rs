@@ -11,7 +11,9 @@ use std::time::Duration;
 use espocrm_sandbox::{Sandbox, Stats};
 use serde_json::{Map, Value, json};
 
-use crate::common::{Direct, Era, Server, confirm_concurrently, let_time_pass, number, sandbox};
+use crate::common::{
+    Direct, Era, Server, confirm_concurrently, email_create_only, let_time_pass, number, sandbox,
+};
 
 /// A well-formed id no record has.
 const MISSING_ID: &str = "0123456789abcdef0";
@@ -1292,6 +1294,7 @@ async fn draft_email_refuses_bad_addresses_and_unknown_templates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn draft_email_address_errors_suggest_a_call_that_works() {
     let sandbox = sandbox().await;
+    email_create_only(&sandbox).await;
     let server = start(&sandbox).await;
     // get_schema does not serve Email to this API user ...
     server

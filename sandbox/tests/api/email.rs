@@ -3,6 +3,7 @@
 //! Draft), the "own" Email role (with 8.4's recorded scope-level answers), archived e-mails of
 //! records and what each user sees of them, and rendering templates with `prepare`.
 
+use espocrm_sandbox::EspoVersion;
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -378,7 +379,14 @@ async fn should_make_users_of_archived_recipients_200() {
 
 #[tokio::test]
 async fn should_list_case_emails_the_agent_is_a_user_of_200() {
-    let api = Api::start().await;
+    for version in EspoVersion::ALL {
+        case_emails_of_agent(version).await;
+    }
+}
+
+async fn case_emails_of_agent(version: EspoVersion) {
+    let v10 = version == EspoVersion::V10_0;
+    let api = Api::start_version(version).await;
     let story = mail_story(&api).await;
     let page = api
         .get(&format!("Case/{}/emails", story.case))
@@ -402,15 +410,26 @@ async fn should_list_case_emails_the_agent_is_a_user_of_200() {
         json!("support@mcp-mail-test.example.com")
     );
     assert_eq!(html["personStringData"], json!("Dana Whitfield"));
-    assert_eq!(
-        html["bodyPlain"],
-        json!("Hi,it happens on every login since version 5.2.Browser: FirefoxOS: Windows 11")
-    );
+    let plain = if v10 {
+        "Hi,\r\n\r\nit happens on *every* login since version 5.2.\r\n\r\n- Browser: Firefox\r\n- OS: Windows 11"
+    } else {
+        "Hi,it happens on every login since version 5.2.Browser: FirefoxOS: Windows 11"
+    };
+    assert_eq!(html["bodyPlain"], json!(plain), "{version}");
     assert_eq!(
         cc["bodyPlain"], cc["body"],
         "a plain-text body is its own plain text"
     );
-    assert_eq!(html["fromAddress"], json!(""));
+    assert_eq!(
+        html["fromAddress"],
+        if v10 { Value::Null } else { json!("") }
+    );
+    for added in ["isAutoReply", "sendAt", "groupStatusFolder"] {
+        assert_eq!(html.contains_key(added), v10, "{added} in {version}");
+    }
+    if v10 {
+        assert_eq!(html["isAutoReply"], json!(false));
+    }
     assert!(html.get("cc").is_none() && html.get("idHash").is_none());
     assert!(html.get("attachmentsIds").is_none());
 
@@ -538,6 +557,68 @@ async fn should_refuse_an_email_the_agent_is_no_user_of_403() {
         ids(&rows_of(&own)),
         [story.to_agent, story.cc_agent].into_iter().collect()
     );
+}
+
+#[tokio::test]
+async fn should_read_own_emails_only_in_10_0_403() {
+    let api = Api::start_version(EspoVersion::V10_0).await;
+    let from = own_address(&api).await;
+    let mine = api
+        .post(
+            "Email",
+            &json!({"status": "Draft", "from": from, "to": "someone@example.org",
+                    "subject": "Quote", "body": "<p>Hello,</p><p>please find the quote attached.</p>"}),
+        )
+        .send()
+        .await
+        .ok_json();
+    // 10.0 fills the plain text at once and no longer answers `sentById`.
+    assert_eq!(
+        mine["bodyPlain"],
+        json!("Hello,\r\n\r\nplease find the quote attached.")
+    );
+    assert_eq!(mine["isAutoReply"], json!(false));
+    assert!(mine.get("sentById").is_none(), "{mine}");
+    let mine = mine["id"].as_str().expect("an id").to_owned();
+    let theirs = api
+        .post("Email", &draft("crm@example.com", "Theirs"))
+        .admin()
+        .send()
+        .await
+        .ok_json();
+    let theirs = theirs["id"].as_str().expect("an id").to_owned();
+    // A record-level denial, also for a draft; the unfiltered list is the agent's own.
+    api.get(&format!("Email/{theirs}"))
+        .send()
+        .await
+        .expect_json_error(403, Some("No 'read' access."));
+    let page = api.list("Email", "maxSize=1").await;
+    assert_eq!(page["total"], json!(-2), "no-total style, last page");
+    let rows = rows_of(&page);
+    assert_eq!(ids(&rows), [mine.clone()].into_iter().collect());
+    assert!(rows[0].contains_key("toEmailAddressesIds"));
+    assert!(!rows[0].contains_key("personStringData"));
+    assert_eq!(rows[0]["fromAddress"], Value::Null);
+    let read = api.get(&format!("Email/{mine}")).send().await.ok_json();
+    assert_eq!(read["sendAt"], Value::Null);
+    assert_eq!(read["groupStatusFolder"], Value::Null);
+}
+
+#[tokio::test]
+async fn should_fail_sending_without_smtp_and_reason_in_10_0_500() {
+    let api = Api::start_version(EspoVersion::V10_0).await;
+    let from = own_address(&api).await;
+    let before = api.sandbox.count("Email");
+    let mut body = draft(&from, "Send attempt");
+    body["status"] = json!("Sending");
+    api.post("Email", &body)
+        .send()
+        .await
+        .expect_json_error(500, None);
+    assert_eq!(api.sandbox.count("Email"), before + 1, "the email is kept");
+    let kept = api.sandbox.find("Email", "subject", &json!("Send attempt"));
+    let stored = api.sandbox.record("Email", &kept[0]).expect("stored");
+    assert_eq!(stored["status"], json!("Draft"));
 }
 
 #[tokio::test]
