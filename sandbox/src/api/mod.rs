@@ -5,8 +5,9 @@
 //!
 //! The routes, one module per family: `records` (the generic record routes), `app` (`App/user`,
 //! `Metadata`, `Settings`), `stream` (streams, notes, following), `global_search`, `activities`
-//! (activities and attendees), `kanban`, `email` (drafts, e-mails of records, what one user sees of them), `email_template` (rendering) and
-//! `admin` (users and roles); `auth` authenticates.
+//! (activities and attendees), `kanban`, `email` (drafts, e-mails of records, what one user
+//! sees of them), `email_template` (rendering) and `admin` (users and roles); `auth`
+//! authenticates.
 //!
 //! `attachment` uploads files and serves them back (`Attachment`, `Attachment/file/{id}`,
 //! 10.0's `{E}/{id}/streamAttachments`).
