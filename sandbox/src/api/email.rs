@@ -29,6 +29,7 @@ use crate::list::{self, ListContext, ListParams};
 use crate::model::EntityDef;
 use crate::store::{AttributeSet, Record, Store};
 use crate::version::EspoVersion;
+use crate::where_clause;
 
 /// The addresses a user may pick as an Email's `from` (own first, then the system address).
 pub fn email_address_list(store: &Store, state: &ApiState, user_id: &str) -> Vec<String> {
@@ -806,21 +807,67 @@ pub fn read_email(state: &ApiState, req: &Request<'_>, id: &str) -> Result<Respo
     Ok(ok(Value::Object(body)))
 }
 
-/// Filters, orders and pages `candidates`, then renders each row as `viewer` sees it.
+/// One e-mail as the `where` engine sees it: the viewer's own folder state (`isRead`, …),
+/// so `where isRead = false` finds what this user has not read.
+struct Seen<'a> {
+    store: &'a Store,
+    entity: &'a EntityDef,
+    id: &'a str,
+    record: Record,
+    viewer: &'a str,
+}
+
+impl where_clause::Target for Seen<'_> {
+    fn attribute(&self, attribute: &str) -> Option<Value> {
+        Some(
+            self.store
+                .attribute_value(self.entity, self.id, &self.record, attribute, self.viewer),
+        )
+    }
+
+    fn linked_ids(&self, link: &str) -> Vec<String> {
+        self.store
+            .linked(&self.entity.name, self.id, link)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Filters (the `where` per viewer), orders and pages `candidates`, then renders each row as
+/// the caller sees it.
 fn email_page(
     store: &Store,
     req: &Request<'_>,
     entity: &EntityDef,
     candidates: Vec<String>,
-    params: &ListParams,
+    mut params: ListParams,
     view: View,
     v10: bool,
 ) -> Result<Value, ApiError> {
+    let viewer = req.caller.user_id.as_str();
+    let items = std::mem::take(&mut params.where_items);
+    let clock = where_clause::Clock { now: now() };
+    let candidates: Vec<String> = candidates
+        .into_iter()
+        .filter(|id| {
+            store.get("Email", id).is_some_and(|record| {
+                let seen = Seen {
+                    store,
+                    entity,
+                    id,
+                    record: as_seen_by(store, record, viewer, v10),
+                    viewer,
+                };
+                where_clause::matches_all(&items, &seen, &clock)
+            })
+        })
+        .collect();
     let page = list::run(
         store,
         entity,
         candidates,
-        params,
+        &params,
         &req.access,
         now(),
         ListContext::Records,
@@ -830,7 +877,6 @@ fn email_page(
         Some(select) => select_attributes(entity, select, v10),
         None => view_attributes(view, v10, false),
     };
-    let viewer = req.caller.user_id.as_str();
     let rows: Vec<Value> = page
         .rows
         .iter()
@@ -870,7 +916,7 @@ pub fn list_emails(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiE
         .filter(|(_, r)| level == "all" || ids_of(r, "usersIds").iter().any(|u| u == viewer))
         .map(|(id, _)| id.clone())
         .collect();
-    let body = email_page(&store, req, entity, candidates, &params, View::List, v10)?;
+    let body = email_page(&store, req, entity, candidates, params, View::List, v10)?;
     Ok(ok(body))
 }
 
@@ -917,7 +963,7 @@ pub fn list_related_emails(
         req,
         entity,
         candidates,
-        &params,
+        params,
         View::RelatedList,
         v10,
     )?;

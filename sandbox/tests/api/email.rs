@@ -477,6 +477,19 @@ async fn should_list_only_emails_whose_parent_is_the_account_200() {
 async fn should_mark_an_email_read_by_its_first_read_200() {
     let api = Api::start().await;
     let story = mail_story(&api).await;
+    let unread_query = format!(
+        "{}&select=subject",
+        where_query(&json!([{"type": "isFalse", "attribute": "isRead"}]))
+    );
+    let unread = api.list("Email", &unread_query).await;
+    assert_eq!(
+        ids(&rows_of(&unread)),
+        [&story.to_agent, &story.cc_agent, &story.on_account]
+            .into_iter()
+            .cloned()
+            .collect(),
+        "the agent's own unread e-mails"
+    );
     let first = api
         .get(&format!("Email/{}", story.to_agent))
         .send()
@@ -522,6 +535,12 @@ async fn should_mark_an_email_read_by_its_first_read_200() {
         json!({ story.agent.clone(): "mcp-agent" })
     );
     assert_eq!(plain["assignedUsersIds"], json!([]));
+    // Filtered by the agent's own folder state: only the one it has not opened.
+    let unread = api.list("Email", &unread_query).await;
+    assert_eq!(
+        ids(&rows_of(&unread)),
+        [story.on_account].into_iter().collect()
+    );
 }
 
 #[tokio::test]
