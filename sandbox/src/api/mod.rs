@@ -311,8 +311,8 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
         ["Attachment", id] if get => attachment::read(state, req, id),
         ["Note"] if post => stream::post_note(state, req),
         ["Email"] if post => email::create_email(state, req),
-        ["Email"] if get => email::list_emails(state, req),
-        ["Email", id] if get => email::read_email(state, req, id),
+        [e] if get && e.eq_ignore_ascii_case("Email") => email::list_emails(state, req),
+        [e, id] if get && e.eq_ignore_ascii_case("Email") => email::read_email(state, req, id),
         [entity, id, link] if get && email::is_email_link(req, entity, link) => {
             email::list_related_emails(state, req, entity, id, link)
         }

@@ -186,6 +186,19 @@ async fn should_read_own_draft_and_refuse_others_as_recorded_in_8_4_403() {
         read.get("usersIds").is_none(),
         "not listed to an assigned user"
     );
+    // The entity type is matched case-insensitively, as EspoCRM's router does.
+    let lower = api.get(&format!("email/{mine}")).send().await.ok_json();
+    let object = |v: &Value| v.as_object().cloned().expect("an object");
+    assert_eq!(
+        keys(&object(&lower)),
+        keys(&object(&read)),
+        "the same detail view"
+    );
+    assert_eq!(
+        lower["isRead"],
+        json!(true),
+        "the first read marked it read"
+    );
 
     // The administrator's draft: not the agent's. 8.4 mode answers the original recording's
     // scope-level reason for a draft (10-email-read-forbidden), and for an unfiltered list.
