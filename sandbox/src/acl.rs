@@ -234,7 +234,12 @@ impl Access {
                 .unwrap_or_default();
             Value::Object(
                 all.into_iter()
-                    .filter(|(scope, _)| matches!(self.table.get(scope), Some(Value::Object(_))))
+                    .filter(|(scope, _)| {
+                        matches!(
+                            self.table.get(scope),
+                            Some(Value::Object(_) | Value::Bool(true))
+                        )
+                    })
                     .collect(),
             )
         };
@@ -242,6 +247,14 @@ impl Access {
         out.insert("fieldTable".into(), filter("/aclAgent/fieldTable"));
         for p in PERMISSIONS {
             out.insert((*p).into(), json!(self.permission(p)));
+        }
+        // Permissions a version adds (10.0: lockPermission, userCalendarPermission) and no
+        // role of the sandbox grants.
+        if let Some(recorded) = app.get("aclAgent").and_then(Value::as_object) {
+            for name in recorded.keys().filter(|k| k.ends_with("Permission")) {
+                out.entry(name.clone())
+                    .or_insert_with(|| json!(self.permission(name)));
+            }
         }
         out.insert(
             "fieldTableQuickAccess".into(),

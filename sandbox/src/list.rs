@@ -324,6 +324,9 @@ pub fn selected_attributes(
             push(a);
         }
     }
+    for a in &entity.list_extra_attributes {
+        push(a);
+    }
     out
 }
 

@@ -53,6 +53,10 @@ pub struct FieldDef {
     pub columns: Option<BTreeMap<String, String>>,
     /// Opportunity `stage`: the probability each stage implies.
     pub probability_map: Option<BTreeMap<String, i64>>,
+    /// A `foreign` field: the link it reads through and the field it reads there
+    /// (Contact `accountType` = the account's `type`).
+    pub link: Option<String>,
+    pub field: Option<String>,
 }
 
 /// One link of an entity type.
@@ -82,6 +86,7 @@ struct RawEntity {
     detail_attributes: Option<Vec<String>>,
     list_attributes: Option<Vec<String>>,
     create_attributes: Option<Vec<String>>,
+    list_extra_attributes: Option<Vec<String>>,
 }
 
 /// Keeps the order of a JSON object's members while deserialising (field order matters: EspoCRM
@@ -137,6 +142,9 @@ pub struct EntityDef {
     pub list_attributes: Vec<String>,
     /// Attributes a create response carries besides those the request set.
     pub create_attributes: Vec<String>,
+    /// Attributes every list row carries after the others, with or without `select` (EspoCRM 10:
+    /// `isStarred` of the types with stars); the duplicates of a 409 `duplicate` do not.
+    pub list_extra_attributes: Vec<String>,
     /// attribute name → (owning field, kind)
     attributes: HashMap<String, (String, AttributeKind)>,
 }
@@ -348,6 +356,7 @@ fn build_entity(name: String, raw: RawEntity, scope: Map<String, Value>) -> Enti
         .filter(|(_, d)| d.kind == "linkMultiple")
         .flat_map(|(f, d)| expand_field(f, d).into_iter().map(|(a, _)| a))
         .collect();
+    let list_extra_attributes = raw.list_extra_attributes.unwrap_or_default();
     let list_attributes = raw.list_attributes.unwrap_or_else(|| {
         detail_attributes
             .iter()
@@ -395,6 +404,7 @@ fn build_entity(name: String, raw: RawEntity, scope: Map<String, Value>) -> Enti
         detail_attributes,
         list_attributes,
         create_attributes,
+        list_extra_attributes,
         attributes,
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::ids::IdGenerator;
-use crate::model::{EntityDef, LinkDef, Metadata};
+use crate::model::{EntityDef, FieldDef, LinkDef, Metadata};
 use crate::version::EspoVersion;
 
 /// A stored record: its settable attributes.
@@ -644,11 +644,32 @@ impl Store {
         note.entry("isInternal").or_insert(json!(false));
         note.entry("isPinned").or_insert(json!(false));
         note.entry("isGlobal").or_insert(json!(false));
+        let parent = note
+            .get("parentType")
+            .and_then(Value::as_str)
+            .zip(note.get("parentId").and_then(Value::as_str))
+            .map(|(t, i)| (t.to_owned(), i.to_owned()));
+        let created_at = note.get("createdAt").cloned();
         self.records
             .entry("Note".into())
             .or_default()
             .insert(id.clone(), note);
+        if let (Some((entity, parent_id)), Some(at)) = (parent, created_at) {
+            self.stamp_stream_updated(&entity, &parent_id, at);
+        }
         id
+    }
+
+    /// A record whose type has `streamUpdatedAt` (EspoCRM 10) keeps the time of its last note.
+    fn stamp_stream_updated(&mut self, entity: &str, id: &str, at: Value) {
+        if self
+            .meta()
+            .entity(entity)
+            .is_some_and(|e| e.field("streamUpdatedAt").is_some())
+            && let Some(record) = self.record_mut(entity, id)
+        {
+            record.insert("streamUpdatedAt".into(), at);
+        }
     }
 
     fn add_system_note(
@@ -1019,6 +1040,7 @@ impl Store {
                 }
             }
         }
+        self.assigned_user_collaborates(entity, id, before);
         if before.is_none() && matches!(entity.name.as_str(), "Meeting" | "Call") {
             let assigned = self
                 .get(&entity.name, id)
@@ -1028,6 +1050,28 @@ impl Store {
             if let Some(user) = assigned {
                 self.relate(&entity.name, id, "users", &user, None);
             }
+        }
+    }
+
+    /// Types with collaborators (EspoCRM 10: Task, Case) add the assigned user to them whenever
+    /// the assignment changes.
+    fn assigned_user_collaborates(
+        &mut self,
+        entity: &EntityDef,
+        id: &str,
+        before: Option<&Record>,
+    ) {
+        if entity.field("collaborators").is_none() {
+            return;
+        }
+        let assigned = |r: Option<&Record>| {
+            r.and_then(|r| r.get("assignedUserId"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let now = assigned(self.get(&entity.name, id));
+        if let Some(user) = now.filter(|u| assigned(before).as_deref() != Some(u.as_str())) {
+            self.relate(&entity.name, id, "collaborators", &user, None);
         }
     }
 
@@ -1044,7 +1088,11 @@ impl Store {
         let record = self.get(&entity.name, id)?;
         let names: Vec<String> = match set {
             AttributeSet::Detail => entity.detail_attributes.clone(),
-            AttributeSet::List => entity.list_attributes.clone(),
+            AttributeSet::List => {
+                let mut v = entity.list_attributes.clone();
+                v.extend(entity.list_extra_attributes.iter().cloned());
+                v
+            }
             AttributeSet::Create(extra) => {
                 let mut v: Vec<String> = entity
                     .detail_attributes
@@ -1137,8 +1185,13 @@ impl Store {
                 return Value::Object(m);
             }
             "isStarred" => return json!(false),
+            // Nobody reacts to notes in the sandbox (EspoCRM 10 reactions).
+            "myReactions" => return json!([]),
             "emailAddressData" | "phoneNumberData" => return json!([]),
             _ => {}
+        }
+        if let Some(def) = entity.field(name).filter(|d| d.kind == "foreign") {
+            return self.foreign_value(entity, record, def);
         }
         if let Some(field) = name.strip_suffix("Name")
             && let Some(def) = entity
@@ -1252,6 +1305,25 @@ impl Store {
             };
         }
         Value::Null
+    }
+}
+
+impl Store {
+    /// A `foreign` field's value: the field it names on the record its `belongsTo` link leads to.
+    fn foreign_value(&self, entity: &EntityDef, record: &Record, def: &FieldDef) -> Value {
+        let (Some(link), Some(field)) = (def.link.as_deref(), def.field.as_deref()) else {
+            return Value::Null;
+        };
+        let Some(target) = entity.link(link).and_then(|l| l.entity.as_deref()) else {
+            return Value::Null;
+        };
+        record
+            .get(&format!("{link}Id"))
+            .and_then(Value::as_str)
+            .and_then(|id| self.get(target, id))
+            .and_then(|linked| linked.get(field))
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 }
 

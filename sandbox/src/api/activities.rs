@@ -77,7 +77,18 @@ pub fn activities(
         rows.sort_by(|a, b| b.cmp(a))
     }
     let (offset, max) = req.page();
-    let attrs: Vec<String> = ACTIVITY_ITEM.iter().map(|s| (*s).to_owned()).collect();
+    let mut attrs: Vec<String> = ACTIVITY_ITEM.iter().map(|s| (*s).to_owned()).collect();
+    // Meetings with an online link (EspoCRM 10) show it in every row, after the duration.
+    if meta
+        .entity("Meeting")
+        .is_some_and(|m| m.field("joinUrl").is_some())
+    {
+        let at = attrs
+            .iter()
+            .position(|a| a == "createdAt")
+            .unwrap_or(attrs.len());
+        attrs.insert(at, "joinUrl".to_owned());
+    }
     let list: Vec<Value> = rows
         .iter()
         .skip(offset)

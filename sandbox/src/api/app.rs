@@ -2,6 +2,7 @@
 //! (`App/user`), the metadata filtered by that access (`Metadata`), and the settings
 //! (`Settings`).
 
+use axum::body::Body;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
@@ -11,50 +12,28 @@ use crate::acl::{Action, app_data};
 use crate::error::ApiError;
 use crate::store::AttributeSet;
 
-/// The attributes of the `user` member of `App/user` (recorded).
-const APP_USER_ATTRIBUTES: &[&str] = &[
-    "id",
-    "name",
-    "deleted",
-    "userName",
-    "type",
-    "salutationName",
-    "firstName",
-    "lastName",
-    "isActive",
-    "title",
-    "emailAddress",
-    "phoneNumber",
-    "ipAddress",
-    "avatarColor",
-    "createdAt",
-    "modifiedAt",
-    "middleName",
-    "emailAddressIsOptedOut",
-    "emailAddressIsInvalid",
-    "phoneNumberIsOptedOut",
-    "phoneNumberIsInvalid",
-    "defaultTeamId",
-    "defaultTeamName",
-    "teamsIds",
-    "teamsNames",
-    "contactId",
-    "contactName",
-    "avatarId",
-    "avatarName",
-    "createdById",
-    "createdByName",
-    "workingTimeCalendarId",
+/// Members of the recorded `App/user` user that are not attributes of the User record.
+const APP_USER_ADDRESS_LISTS: &[&str] = &[
+    "emailAddressList",
+    "userEmailAddressList",
+    "excludeFromReplyEmailAddressList",
 ];
 
 pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     let store = state.store();
     let meta = req.meta();
     let user_entity = meta.entity("User").ok_or_else(ApiError::internal)?;
-    let attrs: Vec<String> = APP_USER_ATTRIBUTES
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    // The attributes of the `user` member are those of the recorded one (`userAgent`).
+    let attrs: Vec<String> = app_data(req.version)
+        .get("userAgent")
+        .and_then(Value::as_object)
+        .map(|user| {
+            user.keys()
+                .filter(|k| !APP_USER_ADDRESS_LISTS.contains(&k.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     let mut user = store
         .render(
             user_entity,
@@ -78,9 +57,12 @@ pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
     preferences["id"] = json!(req.caller.user_id);
     let mut settings = app.get("settings").cloned().unwrap_or_else(|| json!({}));
     if let Some(s) = settings.as_object_mut() {
+        add_null_settings(app, s);
         s.extend(state.settings.clone());
-        // Users who cannot write emails are not told the outbound address.
-        if req.access.allows("Email", Action::Create) {
+        // Users who cannot write emails are not told the outbound address; a version whose
+        // App/user carries no outbound address at all (10.0) tells nobody.
+        if req.access.allows("Email", Action::Create) && s.contains_key("outboundEmailFromAddress")
+        {
             s.insert("outboundEmailFromAddress".into(), json!(state.system_email));
         } else {
             s.remove("outboundEmailFromAddress");
@@ -125,6 +107,7 @@ pub fn metadata(req: &Request<'_>) -> Result<Response, ApiError> {
                 obj.remove("detailAttributes");
                 obj.remove("listAttributes");
                 obj.remove("createAttributes");
+                obj.remove("listExtraAttributes");
             }
             entity_defs.insert(name.clone(), def);
         }
@@ -164,8 +147,33 @@ pub fn metadata(req: &Request<'_>) -> Result<Response, ApiError> {
     });
     if let Some(o) = body.as_object_mut() {
         o.extend(extra);
+        // Sections a version adds to everyone's metadata (10.0: aclDefs, logicDefs, …).
+        for section in ["aclDefs", "logicDefs", "notificationDefs"] {
+            if let Some(value) = raw.get(section) {
+                o.insert(section.into(), value.clone());
+            }
+        }
     }
-    Ok(ok(body))
+    match req.query.get("key").and_then(Value::as_str) {
+        Some(key) => Ok(metadata_key(&body, key)),
+        None => Ok(ok(body)),
+    }
+}
+
+/// `GET Metadata?key=a.b.c`: the value at that dotted path of the caller's metadata; a path that
+/// leads nowhere answers 200 with an empty body, as EspoCRM does.
+fn metadata_key(metadata: &Value, key: &str) -> Response {
+    let found = key
+        .split('.')
+        .try_fold(metadata, |value, segment| value.get(segment));
+    match found {
+        Some(value) => ok(value.clone()),
+        None => {
+            let mut response = ok(Value::Null);
+            *response.body_mut() = Body::empty();
+            response
+        }
+    }
 }
 
 /// Scopes every user's metadata carries whatever the role says.
@@ -195,8 +203,18 @@ pub fn settings(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
         .cloned()
         .unwrap_or_else(|| json!({}));
     if let Some(s) = settings.as_object_mut() {
+        add_null_settings(app_data(req.version), s);
         s.extend(state.settings.clone());
     }
     settings["outboundEmailFromAddress"] = json!(state.system_email);
     Ok(ok(settings))
+}
+
+/// Settings a version reports as `null` (`nullSettings` in the app data: a merge patch cannot
+/// carry a null value, it would remove the key).
+fn add_null_settings(app: &Value, settings: &mut Map<String, Value>) {
+    let names = app.get("nullSettings").and_then(Value::as_array);
+    for name in names.into_iter().flatten().filter_map(Value::as_str) {
+        settings.entry(name).or_insert(Value::Null);
+    }
 }

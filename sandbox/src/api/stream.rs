@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::{ApiState, Request, entity_for, now, ok, render_ok};
 use crate::acl::Action;
 use crate::error::ApiError;
+use crate::model::EntityDef;
 use crate::store::{AttributeSet, Store};
 
 /// Attribute sets of stream items (recorded).
@@ -66,12 +67,28 @@ const OWN_STREAM_ITEM: &[&str] = &[
     "attachmentsTypes",
 ];
 
+/// The reactions of a note (EspoCRM 10; the sandbox records none).
+const REACTION_ATTRIBUTES: &[&str] = &["reactionCounts", "myReactions"];
+
+/// Whether notes have reactions in this description (fields `reactionCounts`/`myReactions`).
+fn has_reactions(note: &EntityDef) -> bool {
+    REACTION_ATTRIBUTES.iter().all(|a| note.field(a).is_some())
+}
+
 fn render_notes(store: &Store, ids: &[String], attributes: &[&str], viewer: &str) -> Vec<Value> {
     let meta = store.meta();
     let Some(note) = meta.entity("Note") else {
         return Vec::new();
     };
-    let attrs: Vec<String> = attributes.iter().map(|s| (*s).to_owned()).collect();
+    let mut attrs: Vec<String> = attributes.iter().map(|s| (*s).to_owned()).collect();
+    if has_reactions(note) {
+        // EspoCRM 10 shows the reactions before the note's times.
+        let at = attrs
+            .iter()
+            .position(|a| a == "createdAt")
+            .unwrap_or(attrs.len());
+        attrs.splice(at..at, REACTION_ATTRIBUTES.iter().map(|s| (*s).to_owned()));
+    }
     ids.iter()
         .filter_map(|id| store.render(note, id, AttributeSet::Only(&attrs), viewer))
         .map(|mut m| {
