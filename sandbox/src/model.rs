@@ -2,8 +2,12 @@
 //! attribute sets a real EspoCRM 8.4.2 returns for a detail read, a list and a create.
 //!
 //! The description lives in `data/metadata.json`, written by us from the behaviour recorded on a
-//! real EspoCRM 8.4.2 (entity definitions, scopes and the attribute lists its responses carried).
-//! It is compiled into the binary, so the sandbox needs no file at run time.
+//! real EspoCRM 8.4.2 (entity definitions, scopes and the attribute lists its responses carried);
+//! `data/metadata-10.0.patch.json` turns it into 10.0.0's, recorded the same way (new fields,
+//! links and flags, and the attribute lists 10.0 answers with). Besides EspoCRM's own keys an
+//! entity may carry the sandbox's `detailAttributes`, `listAttributes`, `createAttributes` and
+//! `listExtraAttributes`, which `GET Metadata` never shows. Both are compiled into the binary, so
+//! the sandbox needs no file at run time.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -538,5 +542,42 @@ mod tests {
             acc.attribute_kind("emailAddressIsOptedOut"),
             Some(AttributeKind::Bool)
         );
+    }
+
+    #[test]
+    fn the_10_0_description_adds_what_10_0_answers_with() {
+        let old = Metadata::of(EspoVersion::V8_4);
+        let new = Metadata::of(EspoVersion::V10_0);
+        for e in &new.core {
+            let def = new.entity(e).unwrap_or_else(|| panic!("{e} described"));
+            for attribute in def
+                .detail_attributes
+                .iter()
+                .chain(&def.list_extra_attributes)
+            {
+                assert!(def.has_attribute(attribute), "{e}.{attribute}");
+            }
+        }
+        let account = new.entity("Account").unwrap();
+        assert!(account.detail_attributes.iter().any(|a| a == "isLocked"));
+        assert!(
+            account
+                .list_attributes
+                .iter()
+                .any(|a| a == "streamUpdatedAt")
+        );
+        assert_eq!(account.list_extra_attributes, ["isStarred"]);
+        assert!(account.scope_bool("lockable"));
+        assert!(
+            old.entity("Account")
+                .unwrap()
+                .list_extra_attributes
+                .is_empty()
+        );
+        let contact_type = new.entity("Contact").unwrap().field("accountType").unwrap();
+        assert_eq!(contact_type.link.as_deref(), Some("account"));
+        assert_eq!(contact_type.field.as_deref(), Some("type"));
+        assert!(new.entity("Task").unwrap().link("collaborators").is_some());
+        assert!(old.entity("Task").unwrap().link("collaborators").is_none());
     }
 }

@@ -16,6 +16,7 @@
 //! - `email`: drafts, the `from` rules, sending without SMTP, templates.
 //! - `admin`: roles and API users, `App/user`, metadata, global search, activities.
 //! - `faults`: injected latency, errors, 429s, dropped connections, statistics, robustness.
+//! - `versions`: what 10.0 adds to metadata, `App/user` and records; `GET Metadata?key=`.
 
 // A test crate root looks for its modules next to it; they live in `api/` instead.
 #[path = "api/common.rs"]
@@ -41,5 +42,7 @@ mod links;
 mod list;
 #[path = "api/stream.rs"]
 mod stream;
+#[path = "api/versions.rs"]
+mod versions;
 #[path = "api/where_filters.rs"]
 mod where_filters;

@@ -205,8 +205,11 @@ pub fn settings(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
     if let Some(s) = settings.as_object_mut() {
         add_null_settings(app_data(req.version), s);
         s.extend(state.settings.clone());
+        // Only where the version's settings name an outbound address at all (not 10.0).
+        if s.contains_key("outboundEmailFromAddress") {
+            s.insert("outboundEmailFromAddress".into(), json!(state.system_email));
+        }
     }
-    settings["outboundEmailFromAddress"] = json!(state.system_email);
     Ok(ok(settings))
 }
 

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::list::{self, ListContext, ListParams};
 use crate::model::EntityDef;
 use crate::store::{AttributeSet, Store};
+use crate::version::EspoVersion;
 
 fn no_total(req: &Request<'_>) -> bool {
     req.header("X-No-Total")
@@ -177,14 +178,20 @@ fn skip_duplicate_check(req: &Request<'_>, data: &Map<String, Value>) -> bool {
 
 /// Attributes a create request set that the response echoes (known, writable ones), and the
 /// enum fields the save gave their default (a Case's `status` and `priority`): EspoCRM answers
-/// with every attribute the new record had set.
-fn echoed_attributes(entity: &EntityDef, data: &Map<String, Value>) -> Vec<String> {
+/// with every attribute the new record had set. EspoCRM 10 also answers with the primary address
+/// that `emailAddressData`/`phoneNumberData` decided.
+fn echoed_attributes(
+    entity: &EntityDef,
+    data: &Map<String, Value>,
+    version: EspoVersion,
+) -> Vec<String> {
     let defaulted = entity.fields.iter().filter(|(field, def)| {
         def.kind == "enum"
             && def.default.as_ref().is_some_and(|d| !d.is_null())
             && !data.contains_key(field.as_str())
     });
-    data.keys()
+    let mut echoed: Vec<String> = data
+        .keys()
         .filter(|k| entity.has_attribute(k) && k.as_str() != "id")
         .filter(|k| {
             let field = entity.field_of_attribute(k).unwrap_or(k);
@@ -192,7 +199,18 @@ fn echoed_attributes(entity: &EntityDef, data: &Map<String, Value>) -> Vec<Strin
         })
         .chain(defaulted.map(|(field, _)| field))
         .cloned()
-        .collect()
+        .collect();
+    if version.at_least(EspoVersion::V10_0) {
+        for (list, primary) in [
+            ("emailAddressData", "emailAddress"),
+            ("phoneNumberData", "phoneNumber"),
+        ] {
+            if echoed.iter().any(|a| a == list) && !echoed.iter().any(|a| a == primary) {
+                echoed.push(primary.to_owned());
+            }
+        }
+    }
+    echoed
 }
 
 pub fn create(state: &ApiState, req: &Request<'_>, segment: &str) -> Result<Response, ApiError> {
@@ -209,7 +227,7 @@ pub fn create(state: &ApiState, req: &Request<'_>, segment: &str) -> Result<Resp
     }
     crate::attachments::check_adoptable(&store, &req.access, entity, None, &data)?;
     let id = store.create(entity, &data, &req.actor(), now(), false)?;
-    let extra = echoed_attributes(entity, &data);
+    let extra = echoed_attributes(entity, &data, req.version);
     render_ok(
         &store,
         entity,
