@@ -284,7 +284,8 @@ fn select_dependencies(entity: &str, context: ListContext) -> &'static [&'static
 }
 
 /// The attributes of a list row for a given `select`: the known selected ones, `id`, the order
-/// attribute, the ACL attributes and the per-type dependencies (unknown names are dropped).
+/// attribute, the ACL attributes, the per-type dependencies (unknown names are dropped) and the
+/// type's list extras (EspoCRM 10's `isStarred`).
 pub fn selected_attributes(
     entity: &EntityDef,
     select: &[String],
