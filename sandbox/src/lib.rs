@@ -7,6 +7,8 @@
 //! - [`model`]: the entity types (fields, links, scopes, attribute sets), from `data/metadata.json`.
 //! - [`store`]: records, relations, followers, notes, roles; validation and derived attributes.
 //! - [`attachments`]: uploaded files' bytes (capped) and how attachments join their owner.
+//! - [`concurrency`]: record versions (`versionNumber`, 409 `modified`); [`locks`]: locked
+//!   records.
 //! - [`acl`]: roles and access levels; [`roles`]: the two API users' roles, also used by
 //!   `espomcp seed`.
 //! - [`list`]: search parameters and listing.
@@ -19,10 +21,12 @@
 pub mod acl;
 mod api;
 pub mod attachments;
+pub mod concurrency;
 pub mod error;
 pub mod faults;
 pub mod ids;
 pub mod list;
+pub mod locks;
 pub mod model;
 pub mod query_string;
 pub mod random;

@@ -91,6 +91,9 @@ struct RawEntity {
     list_attributes: Option<Vec<String>>,
     create_attributes: Option<Vec<String>>,
     list_extra_attributes: Option<Vec<String>>,
+    /// Records carry a `versionNumber` (see [`crate::concurrency`]).
+    #[serde(default)]
+    optimistic_concurrency_control: bool,
 }
 
 /// Keeps the order of a JSON object's members while deserialising (field order matters: EspoCRM
@@ -327,6 +330,7 @@ impl Metadata {
 fn build_entity(name: String, raw: RawEntity, scope: Map<String, Value>) -> EntityDef {
     let fields = raw.fields.0;
     let links = raw.links.0;
+    let versioned = raw.optimistic_concurrency_control;
     let mut attributes = HashMap::new();
     for (field, def) in &fields {
         for (attribute, kind) in expand_field(field, def) {
@@ -341,7 +345,7 @@ fn build_entity(name: String, raw: RawEntity, scope: Map<String, Value>) -> Enti
                 .or_insert((link.clone(), AttributeKind::Id));
         }
     }
-    let detail_attributes = raw.detail_attributes.unwrap_or_else(|| {
+    let mut detail_attributes = raw.detail_attributes.unwrap_or_else(|| {
         let mut out = vec!["id".to_owned(), "deleted".to_owned()];
         for (field, def) in &fields {
             out.extend(expand_field(field, def).into_iter().map(|(a, _)| a));
@@ -361,14 +365,14 @@ fn build_entity(name: String, raw: RawEntity, scope: Map<String, Value>) -> Enti
         .flat_map(|(f, d)| expand_field(f, d).into_iter().map(|(a, _)| a))
         .collect();
     let list_extra_attributes = raw.list_extra_attributes.unwrap_or_default();
-    let list_attributes = raw.list_attributes.unwrap_or_else(|| {
+    let mut list_attributes = raw.list_attributes.unwrap_or_else(|| {
         detail_attributes
             .iter()
             .filter(|a| !DETAIL_ONLY_ATTRIBUTES.contains(&a.as_str()) && !multiple.contains(a))
             .cloned()
             .collect()
     });
-    let create_attributes = raw.create_attributes.unwrap_or_else(|| {
+    let mut create_attributes = raw.create_attributes.unwrap_or_else(|| {
         detail_attributes
             .iter()
             .filter(|a| {
@@ -380,6 +384,32 @@ fn build_entity(name: String, raw: RawEntity, scope: Map<String, Value>) -> Enti
             .cloned()
             .collect()
     });
+    // Attributes EspoCRM 10 adds to every versioned or lockable type.
+    let added = [
+        (
+            versioned,
+            crate::concurrency::ATTRIBUTE,
+            AttributeKind::Number,
+        ),
+        (
+            scope.get("lockable").and_then(Value::as_bool) == Some(true),
+            crate::locks::ATTRIBUTE,
+            AttributeKind::Bool,
+        ),
+    ];
+    for (_, attribute, kind) in added.into_iter().filter(|(on, _, _)| *on) {
+        // Over a kind guessed from an attribute list that names it.
+        attributes.insert(attribute.to_owned(), (attribute.to_owned(), kind));
+        for set in [
+            &mut detail_attributes,
+            &mut list_attributes,
+            &mut create_attributes,
+        ] {
+            if !set.iter().any(|a| a == attribute) {
+                set.push(attribute.to_owned());
+            }
+        }
+    }
     let default_order_by = raw
         .collection
         .get("orderBy")

@@ -533,6 +533,7 @@ impl Store {
         }
         let (plain, multiples) = split_multiples(entity, values);
         record.extend(plain);
+        crate::concurrency::on_create(&meta, entity, &mut record);
         derive_attributes(entity, &mut record, None, &meta);
         self.records
             .entry(entity.name.clone())
@@ -570,6 +571,7 @@ impl Store {
         let Some(before) = self.get(&entity.name, id).cloned() else {
             return Err(ApiError::not_found(format!("Record {id} not found.")));
         };
+        crate::concurrency::count_save(self, &meta, entity, id);
         if values.is_empty() {
             return Ok(());
         }
@@ -733,6 +735,8 @@ impl Store {
                     "modifiedById",
                     "deleted",
                     "number",
+                    crate::concurrency::ATTRIBUTE,
+                    crate::locks::ATTRIBUTE,
                 ]
                 .contains(&name.as_str());
             if read_only && !(creating && entity.name == "Email" && name == "status") {

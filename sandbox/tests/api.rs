@@ -10,6 +10,7 @@
 //! - `where_filters`: every `where` operator checked against a full listing, and the errors.
 //! - `crud`: create, read, update, delete; validation, duplicates, derived attributes.
 //! - `links`: related lists, relate and unrelate.
+//! - `concurrency`: `versionNumber` and 409 `modified` (10.0); `locks`: locked records (10.0).
 //! - `stream`: posts, record streams, the user's stream, following.
 //! - `kanban`: groups, per-user ordering, moving cards.
 //! - `attachment`: uploads, downloads, adoption by Note/Email/Case, who may read whose file.
@@ -28,6 +29,8 @@ mod admin;
 mod attachment;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/concurrency.rs"]
+mod concurrency;
 #[path = "api/crud.rs"]
 mod crud;
 #[path = "api/email.rs"]
@@ -40,6 +43,8 @@ mod kanban;
 mod links;
 #[path = "api/list.rs"]
 mod list;
+#[path = "api/locks.rs"]
+mod locks;
 #[path = "api/stream.rs"]
 mod stream;
 #[path = "api/versions.rs"]

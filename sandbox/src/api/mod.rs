@@ -11,7 +11,10 @@
 //!
 //! `attachment` uploads files and serves them back (`Attachment`, `Attachment/file/{id}`,
 //! 10.0's `{E}/{id}/streamAttachments`).
+//!
+//! `action` holds the record actions (`POST Action`: 10.0's lock and unlock).
 
+mod action;
 mod activities;
 mod admin;
 mod app;
@@ -303,6 +306,9 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
         }
         [entity @ ("Meeting" | "Call"), id, "attendees"] if get => {
             activities::attendees(state, req, entity, id)
+        }
+        ["Action"] if post && req.version.at_least(EspoVersion::V10_0) => {
+            action::action(state, req)
         }
         ["Role"] | ["Role", _] => admin::roles(state, req),
         ["Attachment"] if get => attachment::list(state, req),

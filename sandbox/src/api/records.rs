@@ -12,6 +12,7 @@ use crate::list::{self, ListContext, ListParams};
 use crate::model::EntityDef;
 use crate::store::{AttributeSet, Store};
 use crate::version::EspoVersion;
+use crate::{concurrency, locks};
 
 fn no_total(req: &Request<'_>) -> bool {
     req.header("X-No-Total")
@@ -253,6 +254,17 @@ pub fn update(
         return Err(Action::Edit.denied());
     }
     crate::attachments::check_adoptable(&store, &req.access, entity, Some(id), &data)?;
+    let (meta, viewer) = (req.meta(), &req.caller.user_id);
+    concurrency::before_update(
+        &store,
+        meta,
+        entity,
+        id,
+        &data,
+        req.header(concurrency::HEADER),
+        viewer,
+    )?;
+    locks::before_update(&store, meta, entity, id, &data)?;
     store.update(entity, id, &data, &req.actor(), now())?;
     render_ok(
         &store,
@@ -277,6 +289,7 @@ pub fn delete(
     if !req.access.covers(&entity.name, Action::Delete, record) {
         return Err(Action::Delete.denied());
     }
+    locks::before_delete(&store, entity, id)?;
     store.delete(&entity.name, id);
     Ok(ok(Value::Bool(true)))
 }
