@@ -10,7 +10,8 @@
 //! - `where_filters`: every `where` operator checked against a full listing, and the errors.
 //! - `crud`: create, read, update, delete; validation, duplicates, derived attributes.
 //! - `links`: related lists, relate and unrelate.
-//! - `concurrency`: `versionNumber` and 409 `modified` (10.0); `locks`: locked records (10.0).
+//! - `concurrency`: `versionNumber` and 409 `modified` (10.0); `locks`: locked records (10.0);
+//!   `record_rules`: duplicate flags, unknown links and create defaults on both versions.
 //! - `stream`: posts, record streams, the user's stream, following.
 //! - `kanban`: groups, per-user ordering, moving cards.
 //! - `attachment`: uploads, downloads, adoption by Note/Email/Case, who may read whose file.
@@ -45,6 +46,8 @@ mod links;
 mod list;
 #[path = "api/locks.rs"]
 mod locks;
+#[path = "api/record_rules.rs"]
+mod record_rules;
 #[path = "api/stream.rs"]
 mod stream;
 #[path = "api/versions.rs"]

@@ -161,9 +161,11 @@ fn duplicates(
     found
 }
 
+/// `X-Skip-Duplicate-Check: true`, or (8.4 only, without the header) a legacy body flag.
 fn skip_duplicate_check(req: &Request<'_>, data: &Map<String, Value>) -> bool {
     match req.header("X-Skip-Duplicate-Check") {
         Some(v) => v.eq_ignore_ascii_case("true"),
+        None if req.version.at_least(EspoVersion::V10_0) => false,
         None => [
             "skipDuplicateCheck",
             "_skipDuplicateCheck",
@@ -294,9 +296,22 @@ pub fn delete(
     Ok(ok(Value::Bool(true)))
 }
 
-/// The link of `entity` named `link`, or EspoCRM's unhandled 500 for unknown names.
-fn link_of<'e>(entity: &'e EntityDef, link: &str) -> Result<&'e crate::model::LinkDef, ApiError> {
-    entity.link(link).ok_or_else(ApiError::internal)
+/// The link of `entity` named `link`. An unknown name is an unhandled 500 in 8.4; 10.0 answers
+/// 404, worded differently for a related list and for relating.
+fn link_of<'e>(
+    req: &Request<'_>,
+    entity: &'e EntityDef,
+    link: &str,
+) -> Result<&'e crate::model::LinkDef, ApiError> {
+    entity.link(link).ok_or_else(|| {
+        if !req.version.at_least(EspoVersion::V10_0) {
+            ApiError::internal()
+        } else if req.method == axum::http::Method::GET {
+            ApiError::not_found("Link does not exist.")
+        } else {
+            ApiError::not_found(format!("Entity {} does not have link {link}.", entity.name))
+        }
+    })
 }
 
 pub fn list_related(
@@ -307,7 +322,7 @@ pub fn list_related(
     link: &str,
 ) -> Result<Response, ApiError> {
     let entity = entity_for(req, segment, Action::Read)?;
-    let def = link_of(entity, link)?;
+    let def = link_of(req, entity, link)?;
     let meta = req.meta();
     let foreign_name = match def.kind.as_str() {
         "belongsToParent" => {
@@ -384,7 +399,7 @@ pub fn link(
         None if meta.is_known_scope(segment) => return Err(Action::Edit.denied()),
         None => return Err(ApiError::unknown_controller(segment)),
     };
-    let def = link_of(entity, link)?;
+    let def = link_of(req, entity, link)?;
     let body = req.json_object()?;
     let mut store = state.store();
     let Some(record) = store.get(&entity.name, id) else {
