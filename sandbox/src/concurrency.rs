@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::model::{EntityDef, Metadata, expand_field};
+use crate::model::{EntityDef, FieldDef, Metadata, expand_field};
 use crate::store::{Record, Store};
 
 /// The attribute holding a record's version.
@@ -60,7 +60,8 @@ fn current(record: &Record) -> i64 {
 }
 
 /// The check before an update: 409 `modified` when `header` (the raw `X-Version-Number`) names
-/// another version than the stored one and a submitted attribute differs from its stored value.
+/// another version than the stored one and the request changes a field (EspoCRM's
+/// `OptimisticProcessor`: fields neither read-only nor `optimisticConcurrencyControlIgnore`).
 pub fn before_update(
     store: &Store,
     meta: &Metadata,
@@ -83,19 +84,19 @@ pub fn before_update(
     if php_int(header) == stored_version {
         return Ok(());
     }
-    let stored = |attribute: &str| store.attribute_value(entity, id, record, attribute, viewer);
-    let mut fields: Vec<&str> = Vec::new();
-    for (attribute, value) in data {
-        let Some(field) = compared_field(entity, attribute) else {
-            continue;
-        };
-        if !same_value(&stored(attribute), value) && !fields.contains(&field) {
-            fields.push(field);
-        }
-    }
+    let fields = changed_fields(store, entity, id, data, viewer, &|field, def| {
+        def.read_only
+            || field_param(
+                meta,
+                &entity.name,
+                field,
+                "optimisticConcurrencyControlIgnore",
+            )
+    });
     if fields.is_empty() {
         return Ok(());
     }
+    let stored = |attribute: &str| store.attribute_value(entity, id, record, attribute, viewer);
     let mut values = Map::new();
     for field in fields {
         for attribute in field_attributes(entity, field) {
@@ -107,12 +108,67 @@ pub fn before_update(
         .with_body(json!({"values": values, ATTRIBUTE: stored_version})))
 }
 
-/// The field a submitted attribute belongs to, when EspoCRM would keep it as input: a known
-/// attribute of a field that is not read-only.
-fn compared_field<'e>(entity: &'e EntityDef, attribute: &str) -> Option<&'e str> {
-    let field = entity.field_of_attribute(attribute)?;
-    let def = entity.field(field)?;
-    (!def.read_only).then_some(field)
+/// The fields, in definition order, that `data` would change on `entity/id`: one of the field's
+/// own (stored, not derived) attributes is in `data` with a value other than the stored one.
+/// Fields for which `skip` holds are left out. Shared with [`crate::locks`].
+pub(crate) fn changed_fields<'e>(
+    store: &Store,
+    entity: &'e EntityDef,
+    id: &str,
+    data: &Map<String, Value>,
+    viewer: &str,
+    skip: &dyn Fn(&str, &FieldDef) -> bool,
+) -> Vec<&'e str> {
+    let Some(record) = store.get(&entity.name, id) else {
+        return Vec::new();
+    };
+    entity
+        .fields
+        .iter()
+        .filter(|(field, def)| !skip(field, def))
+        .filter(|(field, def)| {
+            own_attributes(field, def).iter().any(|attribute| {
+                data.get(attribute).is_some_and(|value| {
+                    let stored = store.attribute_value(entity, id, record, attribute, viewer);
+                    !same_value(&stored, value)
+                })
+            })
+        })
+        .map(|(field, _)| field.as_str())
+        .collect()
+}
+
+/// A field's own attributes (EspoCRM's "actual" ones): not the names, types and columns shown
+/// beside link ids, nor the address lists beside an email address or phone number.
+fn own_attributes(field: &str, def: &FieldDef) -> Vec<String> {
+    let derived = match def.kind.as_str() {
+        "link" | "linkOne" | "linkParent" => &["Name"][..],
+        "linkMultiple" | "attachmentMultiple" => &["Names", "Types", "Columns"][..],
+        "email" | "phone" => &["Data"][..],
+        _ => &[][..],
+    };
+    expand_field(field, def)
+        .into_iter()
+        .map(|(attribute, _)| attribute)
+        .filter(|attribute| {
+            !derived
+                .iter()
+                .any(|suffix| attribute.strip_prefix(field) == Some(*suffix))
+        })
+        .collect()
+}
+
+/// A boolean parameter of a field's definition that the sandbox's `FieldDef` does not model
+/// (`entityDefs.{E}.fields.{field}.{name}`).
+pub(crate) fn field_param(meta: &Metadata, entity: &str, field: &str, name: &str) -> bool {
+    meta.raw
+        .get("entityDefs")
+        .and_then(|defs| defs.get(entity))
+        .and_then(|def| def.get("fields"))
+        .and_then(|fields| fields.get(field))
+        .and_then(|def| def.get(name))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// The attributes of a field, as EspoCRM lists them for the conflict body.

@@ -5,15 +5,17 @@
 //! `lockPermission` (administrators always), and shows it in its read-only `isLocked` attribute.
 //! While it is locked nobody, administrators included, may change a field of it (409
 //! `cannotModifyLockedRecord`, naming the field's label) or delete it (409
-//! `cannotRemoveLockedRecord`); fields marked `notLockable` may still change, and relating other
-//! records or posting to its stream is not a change of the record.
+//! `cannotRemoveLockedRecord`); fields marked `notLockable` may still change, a save that changes
+//! nothing goes through, and relating other records or posting to its stream is not a change of
+//! the record. The rules follow EspoCRM 10's `Tools\Lock` (`LockService`, `LockValidationHelper`).
 
 use axum::http::StatusCode;
+use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::model::{EntityDef, Metadata};
-use crate::store::Store;
+use crate::store::{Actor, DATETIME_FORMAT, Store};
 
 /// The read-only attribute that says whether a record is locked.
 pub const ATTRIBUTE: &str = "isLocked";
@@ -21,9 +23,10 @@ pub const ATTRIBUTE: &str = "isLocked";
 /// The permission (`acl.lockPermission`) a user needs to lock and unlock.
 pub const PERMISSION: &str = "lockPermission";
 
-/// Whether records of `entity` can be locked (the scope flag decides).
+/// Whether records of `entity` can be locked: the scope says so and the type has the
+/// `isLocked` field (EspoCRM's `LockMetadataProvider`).
 pub fn is_lockable(entity: &EntityDef) -> bool {
-    entity.scope_bool("lockable")
+    entity.scope_bool("lockable") && entity.field(ATTRIBUTE).is_some()
 }
 
 /// Whether `entity/id` is locked now.
@@ -35,54 +38,69 @@ pub fn is_locked(store: &Store, entity: &EntityDef, id: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Locks or unlocks a record, counting the save. The caller has checked the permission.
+/// Locks or unlocks a record: a save like any other (modifiedAt and modifiedBy stamped, the
+/// version counted). The caller has checked the permission and access.
 pub fn set_locked(
     store: &mut Store,
     meta: &Metadata,
     entity: &EntityDef,
     id: &str,
     locked: bool,
+    actor: &Actor,
+    now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     if is_locked(store, entity, id) == locked {
         let reason = if locked {
             "Already locked."
         } else {
-            "Not locked."
+            "Already unlocked."
         };
         return Err(ApiError::bad_request(reason).html());
     }
     let Some(record) = store.record_mut_public(&entity.name, id) else {
-        return Err(ApiError::not_found(format!("Record {id} not found.")).html());
+        return Err(ApiError::not_found("").html());
     };
     record.insert(ATTRIBUTE.into(), json!(locked));
+    record.insert(
+        "modifiedAt".into(),
+        json!(now.format(DATETIME_FORMAT).to_string()),
+    );
+    record.insert("modifiedById".into(), json!(actor.user_id));
     crate::concurrency::count_save(store, meta, entity, id);
     Ok(())
 }
 
-/// The check before an update: 409 `cannotModifyLockedRecord` when the record is locked and the
-/// request sets a field that the lock covers (the first such field in definition order).
-pub fn before_update(
+/// The check before a save of an existing record (after validation, as EspoCRM's
+/// `LockValidationHelper` runs): 409 `cannotModifyLockedRecord` when the record is locked and
+/// `values` change a field the lock covers, naming the first such field in definition order.
+/// Saves that change nothing, or only fields the lock leaves alone, go through.
+pub fn before_save(
     store: &Store,
     meta: &Metadata,
     entity: &EntityDef,
     id: &str,
-    data: &Map<String, Value>,
+    values: &Map<String, Value>,
+    viewer: &str,
 ) -> Result<(), ApiError> {
     if !is_lockable(entity) || !is_locked(store, entity, id) {
         return Ok(());
     }
-    let submitted = |field: &str| {
-        data.keys()
-            .any(|attribute| entity.field_of_attribute(attribute) == Some(field))
-    };
-    let blocked = entity.fields.iter().find(|(field, def)| {
-        !def.read_only
-            && !SYSTEM_FIELDS.contains(&field.as_str())
-            && !not_lockable(meta, &entity.name, field)
-            && submitted(field)
-    });
-    match blocked {
-        Some((field, _)) => Err(
+    let param =
+        |field: &str, name: &str| crate::concurrency::field_param(meta, &entity.name, field, name);
+    let collaborators_free = ["assignedUsers", "assignedUser"]
+        .into_iter()
+        .find(|f| entity.field(f).is_some())
+        .is_some_and(|f| param(f, NOT_LOCKABLE));
+    let changed =
+        crate::concurrency::changed_fields(store, entity, id, values, viewer, &|field, def| {
+            def.read_only
+                || param(field, "readOnlyAfterCreate")
+                || param(field, NOT_LOCKABLE)
+                || IGNORED_FIELDS.contains(&field)
+                || (field == "collaborators" && collaborators_free)
+        });
+    match changed.first() {
+        Some(field) => Err(
             ApiError::new(StatusCode::CONFLICT, "cannotModifyLockedRecord").with_body(
                 json!({"messageTranslation": {
                     "label": "cannotModifyLockedRecord",
@@ -108,20 +126,10 @@ pub fn before_delete(store: &Store, entity: &EntityDef, id: &str) -> Result<(), 
 }
 
 /// Fields the system maintains on every save; a lock does not freeze them.
-const SYSTEM_FIELDS: &[&str] = &[
-    "modifiedAt",
-    "modifiedBy",
-    "streamUpdatedAt",
-    "versionNumber",
-];
+const IGNORED_FIELDS: &[&str] = &["modifiedAt", "modifiedBy", ATTRIBUTE, "streamUpdatedAt"];
 
-/// `entityDefs.{E}.fields.{field}.notLockable`.
-fn not_lockable(meta: &Metadata, entity: &str, field: &str) -> bool {
-    meta.raw
-        .pointer(&format!("/entityDefs/{entity}/fields/{field}/notLockable"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-}
+/// The field parameter that exempts a field from the lock.
+const NOT_LOCKABLE: &str = "notLockable";
 
 /// A field's label as EspoCRM's English translation gives it: the global labels of the
 /// address fields, otherwise the name in words (`website` → `Website`, `billingAddress` →

@@ -571,6 +571,7 @@ impl Store {
         let Some(before) = self.get(&entity.name, id).cloned() else {
             return Err(ApiError::not_found(format!("Record {id} not found.")));
         };
+        crate::locks::before_save(self, &meta, entity, id, &values, &actor.user_id)?;
         crate::concurrency::count_save(self, &meta, entity, id);
         if values.is_empty() {
             return Ok(());

@@ -307,9 +307,7 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
         [entity @ ("Meeting" | "Call"), id, "attendees"] if get => {
             activities::attendees(state, req, entity, id)
         }
-        ["Action"] if post && req.version.at_least(EspoVersion::V10_0) => {
-            action::action(state, req)
-        }
+        ["Action"] if post => action::action(state, req),
         ["Role"] | ["Role", _] => admin::roles(state, req),
         ["Attachment"] if get => attachment::list(state, req),
         ["Attachment"] if post => attachment::upload(state, req),

@@ -266,7 +266,6 @@ pub fn update(
         req.header(concurrency::HEADER),
         viewer,
     )?;
-    locks::before_update(&store, meta, entity, id, &data)?;
     store.update(entity, id, &data, &req.actor(), now())?;
     render_ok(
         &store,

@@ -182,6 +182,14 @@ async fn should_give_an_opportunity_amount_with_its_currency_409() {
         json!({"values": {"amount": 42000, "amountCurrency": "USD"}, "versionNumber": 2})
     );
     assert_eq!(stored(&api, "Opportunity", &id, "amount"), json!(42000));
+    // A link's name is not the link: only its id counts as a change.
+    let renamed = api
+        .put(&path, &json!({"accountName": "Someone Else Inc."}))
+        .header(STALE, "1")
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(renamed["versionNumber"], json!(3));
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Locked records (EspoCRM 10.0, `25-lock-*`): `POST Action` lock and unlock (administrators and
-//! users with `lockPermission` only, lockable types only), a locked record refusing updates and
-//! deletion with 409 for everyone while relations and stream posts still work, and the version
-//! counting the lock, the unlock and ignored input.
+//! users with `lockPermission` only, lockable types only), a locked record refusing changes and
+//! deletion with 409 for everyone while unchanged saves, relations and stream posts still work,
+//! and the version counting the lock, the unlock and ignored input. 8.4 has no lock action.
 
 use espocrm_sandbox::EspoVersion;
 use serde_json::{Value, json};
@@ -85,13 +85,24 @@ async fn should_lock_and_unlock_an_account_through_action_200() {
     assert_eq!(stored(&api, &id, "website"), Value::Null);
     assert_eq!(stored(&api, &id, "description"), Value::Null);
 
+    // Validation comes first; a save that changes nothing goes through and counts.
+    api.put(&path, &json!({"name": ""}))
+        .send()
+        .await
+        .expect_validation("Account", "name", "required");
+    let unchanged = api
+        .put(&path, &json!({"name": "MCP Lock Test Co."}))
+        .send()
+        .await
+        .ok_json();
+    assert_eq!(unchanged["versionNumber"], json!(3));
     let ignored = api
         .put(&path, &json!({"isLocked": false}))
         .send()
         .await
         .ok_json();
     assert_eq!(ignored["isLocked"], json!(true));
-    assert_eq!(ignored["versionNumber"], json!(3));
+    assert_eq!(ignored["versionNumber"], json!(4));
 
     let removal = api.delete(&path).send().await;
     removal
@@ -120,7 +131,7 @@ async fn should_lock_and_unlock_an_account_through_action_200() {
         .await
         .ok_json();
     assert!(note["id"].is_string());
-    assert_eq!(stored(&api, &id, "versionNumber"), json!(3));
+    assert_eq!(stored(&api, &id, "versionNumber"), json!(4));
 
     let unlocked = lock_action(&api, "unlock", "Account", &id)
         .admin()
@@ -128,7 +139,12 @@ async fn should_lock_and_unlock_an_account_through_action_200() {
         .await
         .ok_json();
     assert_eq!(unlocked["isLocked"], json!(false));
-    assert_eq!(unlocked["versionNumber"], json!(4));
+    assert_eq!(unlocked["versionNumber"], json!(5));
+    lock_action(&api, "unlock", "Account", &id)
+        .admin()
+        .send()
+        .await
+        .expect_html_error(400, Some("Already unlocked."));
     let after = api
         .put(
             &path,
@@ -137,7 +153,7 @@ async fn should_lock_and_unlock_an_account_through_action_200() {
         .send()
         .await
         .ok_json();
-    assert_eq!(after["versionNumber"], json!(5));
+    assert_eq!(after["versionNumber"], json!(6));
     assert_eq!(
         stored(&api, &id, "website"),
         json!("https://unlocked.mcp-lock-test.example.com")
@@ -164,19 +180,43 @@ async fn should_refuse_to_lock_a_type_that_is_not_lockable_403() {
 }
 
 #[tokio::test]
-async fn should_have_no_action_route_in_8_4_404() {
+async fn should_answer_missing_records_and_unknown_actions_404() {
+    let api = Api::start_version(EspoVersion::V10_0).await;
+    lock_action(&api, "lock", "Account", "doesnotexist00001")
+        .admin()
+        .send()
+        .await
+        .expect_html_error(404, Some(""));
+    let id = api.find_one("Account", "name", "Apex Health Co.");
+    lock_action(&api, "explode", "Account", &id)
+        .admin()
+        .send()
+        .await
+        .expect_html_error(404, Some("Action 'explode' not found."));
+    api.post(
+        "Action",
+        &json!({"action": "lock", "entityType": "Account"}),
+    )
+    .admin()
+    .send()
+    .await
+    .expect_html_error(400, Some(""));
+    assert_eq!(
+        api.sandbox.record("Account", &id).expect("there")["isLocked"],
+        json!(false)
+    );
+}
+
+#[tokio::test]
+async fn should_know_no_lock_action_in_8_4_404() {
     let api = Api::start_version(EspoVersion::V8_4).await;
     let id = api.find_one("Account", "name", "Apex Health Co.");
     lock_action(&api, "lock", "Account", &id)
         .admin()
         .send()
         .await
-        .expect_json_error(404, Some("Controller 'Action' does not exist."));
-    assert!(
-        api.sandbox
-            .record("Account", &id)
-            .expect("there")
-            .get("isLocked")
-            .is_none()
-    );
+        .expect_html_error(404, Some("Action 'lock' not found."));
+    let record = api.sandbox.record("Account", &id).expect("there");
+    assert!(record.get("isLocked").is_none());
+    assert!(record.get("versionNumber").is_none());
 }
