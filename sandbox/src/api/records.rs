@@ -398,7 +398,6 @@ pub fn link(
         None if meta.is_known_scope(segment) => return Err(Action::Edit.denied()),
         None => return Err(ApiError::unknown_controller(segment)),
     };
-    let def = link_of(req, entity, link)?;
     let body = req.json_object()?;
     let mut store = state.store();
     let Some(record) = store.get(&entity.name, id) else {
@@ -408,6 +407,8 @@ pub fn link(
         return Err(ApiError::forbidden(format!("No record access for link operation ({}:{link}).", entity.name))
             .with_body(json!({"messageTranslation": {"label": "noAccessToRecord", "scope": null, "data": {"action": "edit"}}})));
     }
+    // EspoCRM looks at the link once it has the record and the access to it.
+    let def = link_of(req, entity, link)?;
     let ids: Vec<String> = match (body.get("id"), body.get("ids")) {
         (Some(Value::String(one)), _) => vec![one.clone()],
         (_, Some(Value::Array(many))) => many

@@ -84,6 +84,14 @@ async fn should_answer_unknown_links_with_404_in_10_0() {
     .send()
     .await
     .expect_json_error(404, Some(reason));
+    // The record is looked up before the link.
+    api.post(
+        "Account/doesnotexist00001/bogusLink",
+        &json!({"id": contact}),
+    )
+    .send()
+    .await
+    .expect_json_error(404, Some(""));
 }
 
 #[tokio::test]
