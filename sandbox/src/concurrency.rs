@@ -2,16 +2,18 @@
 //! `entityDefs.{E}.optimisticConcurrencyControl` is on (Account, Opportunity, Task, Case and
 //! EmailTemplate in 10.0; none in 8.4, whose metadata has no such flag).
 //!
-//! Such a record carries `versionNumber` (the metadata adds it to the type's attributes and to the
-//! attribute sets of a read, a list row and a create answer): 1 when created (seeded records too), one more after
-//! every successful save, also a save that changes nothing (an empty `PUT`, ignored read-only
-//! input, a lock or an unlock). Relating records and stream posts are not saves of the record.
+//! Such a record carries `versionNumber` (the metadata adds it to the type's attributes and to
+//! the attribute sets of a read, a list row and a create answer): 1 when created (seeded records
+//! too), one more after every successful save, also a save that changes nothing (an empty `PUT`,
+//! ignored read-only input, a lock or an unlock). Relating records and stream posts are not saves
+//! of the record.
 //!
 //! A `PUT`/`PATCH` with `X-Version-Number` differing from the stored number is refused with 409
-//! `modified` when one of the submitted attributes differs from the stored value; the body holds
-//! the stored values of every attribute of the fields concerned and the current number, so a
-//! client can show what changed. The header is read as PHP's `(int)` reads it (`abc` is 0); no
-//! header, no check. For other entity types the header is ignored.
+//! `modified` when the request would change a field; the body holds the stored values of every
+//! attribute of the fields concerned and the current number, so a client can show what changed.
+//! The header is read as PHP's `(int)` reads it (`abc` is 0); no header, no check. For other
+//! entity types, and records without a number, the header is ignored. The rules follow EspoCRM's
+//! `Record\ConcurrencyControl\OptimisticProcessor`.
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
@@ -80,7 +82,9 @@ pub fn before_update(
     let Some(record) = store.get(&entity.name, id) else {
         return Ok(());
     };
-    let stored_version = current(record);
+    let Some(stored_version) = record.get(ATTRIBUTE).and_then(Value::as_i64) else {
+        return Ok(());
+    };
     if php_int(header) == stored_version {
         return Ok(());
     }

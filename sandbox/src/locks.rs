@@ -87,6 +87,7 @@ pub fn before_save(
     }
     let param =
         |field: &str, name: &str| crate::concurrency::field_param(meta, &entity.name, field, name);
+    // Collaborators may change while the assigning field may (EspoCRM's ignore list).
     let collaborators_free = ["assignedUsers", "assignedUser"]
         .into_iter()
         .find(|f| entity.field(f).is_some())
@@ -118,11 +119,9 @@ pub fn before_delete(store: &Store, entity: &EntityDef, id: &str) -> Result<(), 
     if !is_lockable(entity) || !is_locked(store, entity, id) {
         return Ok(());
     }
-    Err(
-        ApiError::new(StatusCode::CONFLICT, "cannotRemoveLockedRecord").with_body(
-            json!({"messageTranslation": {"label": "cannotRemoveLockedRecord", "scope": null, "data": {}}}),
-        ),
-    )
+    let label = "cannotRemoveLockedRecord";
+    Err(ApiError::new(StatusCode::CONFLICT, label)
+        .with_body(json!({"messageTranslation": {"label": label, "scope": null, "data": {}}})))
 }
 
 /// Fields the system maintains on every save; a lock does not freeze them.
