@@ -1,7 +1,9 @@
 //! Access control as EspoCRM applies it: a user's roles grant per-scope actions
 //! (`read`/`edit`/`delete`/`stream` at `all|team|own|no`, `create` as `yes|no`, or `true` for
 //! boolean scopes such as Activities); scopes no role mentions fall back to EspoCRM's fixed
-//! defaults for system scopes and are otherwise denied. Administrators may do everything.
+//! defaults for system scopes and are otherwise denied. A regular user holding no role at all
+//! gets EspoCRM's defaults instead ([`crate::roles::no_role_data`]). Administrators may do
+//! everything.
 
 use std::sync::OnceLock;
 
@@ -104,8 +106,15 @@ impl Access {
             .iter()
             .map(|p| ((*p).to_owned(), json!("no")))
             .collect();
-        for role in store.user_roles(user_id) {
-            for (scope, grant) in &role.data {
+        let roles = store.user_roles(user_id);
+        // A regular user (a person) with no role at all gets EspoCRM's defaults, as recorded;
+        // an API user with no role may do nothing beyond the system scopes.
+        let is_regular =
+            user.and_then(|u| u.get("type")).and_then(Value::as_str) == Some("regular");
+        let no_role = (roles.is_empty() && is_regular).then(crate::roles::no_role_data);
+        let grants = roles.iter().map(|r| &r.data).chain(no_role.as_ref());
+        for data in grants {
+            for (scope, grant) in data {
                 if PERMISSIONS.contains(&scope.as_str()) {
                     permissions.insert(scope.clone(), grant.clone());
                     continue;
@@ -226,25 +235,35 @@ impl Access {
     pub fn to_app_user(&self) -> Value {
         let app = app_data(self.version);
         let mut out = Map::new();
-        let filter = |source: &str| -> Value {
+        let filter = |source: &str, unrestricted: Value| -> Value {
             let all = app
                 .pointer(source)
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default();
-            Value::Object(
-                all.into_iter()
-                    .filter(|(scope, _)| {
-                        matches!(
-                            self.table.get(scope),
-                            Some(Value::Object(_) | Value::Bool(true))
-                        )
-                    })
-                    .collect(),
-            )
+            let mut tables: Map<String, Value> = all
+                .into_iter()
+                .filter(|(scope, _)| {
+                    matches!(
+                        self.table.get(scope),
+                        Some(Value::Object(_) | Value::Bool(true))
+                    )
+                })
+                .collect();
+            // Scopes without recorded field restrictions have none (EspoCRM lists them empty).
+            let granted = |scope: &&String| matches!(self.table.get(*scope), Some(Value::Object(_)));
+            for scope in self.table.keys().filter(granted) {
+                tables
+                    .entry(scope.clone())
+                    .or_insert_with(|| unrestricted.clone());
+            }
+            Value::Object(tables)
         };
         out.insert("table".into(), Value::Object(self.table.clone()));
-        out.insert("fieldTable".into(), filter("/aclAgent/fieldTable"));
+        out.insert(
+            "fieldTable".into(),
+            filter("/aclAgent/fieldTable", json!({})),
+        );
         for p in PERMISSIONS {
             out.insert((*p).into(), json!(self.permission(p)));
         }
@@ -258,7 +277,10 @@ impl Access {
         }
         out.insert(
             "fieldTableQuickAccess".into(),
-            filter("/aclAgent/fieldTableQuickAccess"),
+            filter("/aclAgent/fieldTableQuickAccess", {
+                let none = json!({"read": {"yes": [], "no": []}, "edit": {"yes": [], "no": []}});
+                json!({"attributes": none, "fields": none})
+            }),
         );
         Value::Object(out)
     }

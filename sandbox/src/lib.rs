@@ -112,6 +112,11 @@ pub struct Sandbox {
     pub limited_api_key: String,
     pub admin_user: String,
     pub admin_password: String,
+    /// A regular user (a person, not an API user) with a password and no role: the token
+    /// login's user ([`seed::PERSON_USER_NAME`]).
+    pub user_name: String,
+    /// That user's password, derived from the seed.
+    pub user_password: String,
     control: Arc<faults::Control>,
     state: Arc<api::ApiState>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -155,6 +160,7 @@ impl Sandbox {
             system_email: "crm@example.com".into(),
             settings: config.settings.clone(),
             version: config.espocrm_version,
+            auth_tokens: api::AuthTokens::new(config.seed),
         });
         let control = faults::Control::new(config.faults.clone());
         let app = router(state.clone(), control.clone());
@@ -173,6 +179,8 @@ impl Sandbox {
             limited_api_key: keys.1,
             admin_user: config.admin_user,
             admin_password: config.admin_password,
+            user_name: seed::PERSON_USER_NAME.to_owned(),
+            user_password: seed::person_password(config.seed),
             control,
             state,
             shutdown: Some(tx),
@@ -183,12 +191,15 @@ impl Sandbox {
     /// The `KEY=VALUE` lines a standalone sandbox prints on stdout for scripts to read.
     pub fn connection_lines(&self) -> String {
         format!(
-            "url={}\nagent_api_key={}\nlimited_api_key={}\nadmin_user={}\nadmin_password={}\n",
+            "url={}\nagent_api_key={}\nlimited_api_key={}\nadmin_user={}\nadmin_password={}\n\
+             user_name={}\nuser_password={}\n",
             self.url,
             self.agent_api_key,
             self.limited_api_key,
             self.admin_user,
-            self.admin_password
+            self.admin_password,
+            self.user_name,
+            self.user_password
         )
     }
 
@@ -329,6 +340,8 @@ fn build_store(config: &SandboxConfig) -> Result<(Store, (String, String)), Sand
                 .to_owned();
             let (password, key, roles) = if id == users.admin_id {
                 (Some(config.admin_password.clone()), None, vec![])
+            } else if id == users.person_id {
+                (Some(seed::person_password(config.seed)), None, vec![])
             } else if id == users.agent_id {
                 (None, Some(agent_key.clone()), vec![agent_role_id.clone()])
             } else if id == users.limited_id {

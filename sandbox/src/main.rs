@@ -1,6 +1,7 @@
-//! `espocrm-sandbox`: runs the in-memory EspoCRM REST API (8.4 or 10.0) standalone and prints, on stdout,
-//! one `KEY=VALUE` line each for `url`, `agent_api_key`, `limited_api_key`, `admin_user` and
-//! `admin_password`, so scripts can read them.
+//! `espocrm-sandbox`: runs the in-memory EspoCRM REST API (8.4 or 10.0) standalone and prints, on
+//! stdout, one `KEY=VALUE` line each for `url`, `agent_api_key`, `limited_api_key`, `admin_user`,
+//! `admin_password`, `user_name` and `user_password` (a regular user, for password and token
+//! logins), so scripts can read them.
 
 use clap::Parser;
 use espocrm_sandbox::{EspoVersion, FaultConfig, Sandbox, SandboxConfig};

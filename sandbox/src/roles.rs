@@ -95,6 +95,67 @@ pub fn limited_role_data() -> Map<String, Value> {
     data
 }
 
+/// The entity types a user without any role may fully use (recorded for the lab's
+/// `james.wong`, who holds no role: EspoCRM's defaults, every record scope at `all`). Some are
+/// types the sandbox does not serve (Campaign, Document, …); the access table lists them anyway,
+/// as EspoCRM's does.
+const NO_ROLE_FULL_SCOPES: [&str; 16] = [
+    "Account",
+    "Call",
+    "Campaign",
+    "CampaignLogRecord",
+    "CampaignTrackingUrl",
+    "Case",
+    "Contact",
+    "Document",
+    "EmailQueueItem",
+    "KnowledgeBaseArticle",
+    "Lead",
+    "MassEmail",
+    "Meeting",
+    "Opportunity",
+    "TargetList",
+    "Task",
+];
+
+/// What a regular user (a person) holding no role is granted, in the shape of a role's `data` (scope
+/// levels and permissions), as recorded in `22-token-login-password` on 8.4.2 and 10.0.0: the
+/// record scopes in full, Activities and Calendar, their own e-mails, every e-mail template,
+/// export and mass update. The system scopes every user has come on top ([`crate::acl`]).
+pub fn no_role_data() -> Map<String, Value> {
+    let full =
+        json!({"create": "yes", "read": "all", "edit": "all", "delete": "all", "stream": "all"});
+    let mut data = Map::new();
+    for scope in NO_ROLE_FULL_SCOPES {
+        data.insert(scope.into(), full.clone());
+    }
+    data.insert("Activities".into(), json!(true));
+    data.insert("Calendar".into(), json!(true));
+    data.insert(
+        "Email".into(),
+        json!({"create": "yes", "read": "own", "edit": "own", "delete": "own", "stream": "own"}),
+    );
+    data.insert(
+        "EmailTemplate".into(),
+        json!({"create": "yes", "read": "all", "edit": "own", "delete": "own", "stream": "all"}),
+    );
+    data.insert(
+        "User".into(),
+        json!({"create": "no", "read": "all", "edit": "no", "delete": "no", "stream": "no"}),
+    );
+    for (permission, level) in [
+        ("assignmentPermission", "all"),
+        ("userPermission", "all"),
+        ("messagePermission", "all"),
+        ("mentionPermission", "all"),
+        ("exportPermission", "yes"),
+        ("massUpdatePermission", "yes"),
+    ] {
+        data.insert(permission.into(), json!(level));
+    }
+    data
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,20 @@ pub struct SeedUsers {
     pub agent_id: String,
     /// The read-only API user `mcp-readonly`.
     pub limited_id: String,
+    /// The regular user who logs in with a password and holds no role ([`PERSON_USER_NAME`]),
+    /// as a person using EspoCRM would; the token-login exchanges log in as them.
+    pub person_id: String,
+}
+
+/// The user name of [`SeedUsers::person_id`] (the recording lab's regular user, too).
+pub const PERSON_USER_NAME: &str = "james.wong";
+
+/// The password of [`SeedUsers::person_id`], derived from the seed (a test credential, printed
+/// by the sandbox, no secret): 24 hexadecimal characters.
+pub fn person_password(seed: u64) -> String {
+    // Its own sequence, so the demo data of a seed stays what it was.
+    let mut random = Rng::new(seed ^ 0x7e45_0a11_0000_0017);
+    format!("{:016x}{:08x}", random.next_u64(), random.next_u64() >> 32)
 }
 
 /// Accounts are generated as brand × sector; each brand gets this many sectors.
@@ -81,6 +95,7 @@ pub fn demo_records(seed: u64, now: NaiveDateTime) -> (SeedUsers, Vec<SeedRecord
         admin_id: users.admin.clone(),
         agent_id: users.agent.clone(),
         limited_id: users.limited.clone(),
+        person_id: users.person.clone(),
     };
     (seed_users, b.records)
 }
@@ -765,6 +780,8 @@ struct Users {
     limited: String,
     /// Ids of the regular users, who own (are assigned to) the CRM records.
     regular: Vec<String>,
+    /// The one of them named [`PERSON_USER_NAME`].
+    person: String,
     admin_created: NaiveDateTime,
 }
 
@@ -932,6 +949,7 @@ impl Builder {
             record.attributes.remove("emailAddress");
         }
         let mut regular = Vec::new();
+        let mut person = String::new();
         for (i, (first, last, title)) in REGULAR_USERS.iter().enumerate() {
             let user_name = format!("{}.{}", slug(first), slug(last));
             let created = add_secs(admin_created, 86_400 * (1 + i as i64));
@@ -949,6 +967,9 @@ impl Builder {
                     "isActive": true,
                 })),
             );
+            if user_name == PERSON_USER_NAME {
+                person = id.clone();
+            }
             regular.push(id);
         }
         Users {
@@ -956,6 +977,7 @@ impl Builder {
             agent,
             limited,
             regular,
+            person,
             admin_created,
         }
     }

@@ -17,6 +17,7 @@
 //! - `attachment`: uploads, downloads, adoption by Note/Email/Case, who may read whose file.
 //! - `email`: drafts, the `from` rules, sending without SMTP, templates.
 //! - `admin`: roles and API users, `App/user`, metadata, global search, activities.
+//! - `token`: the person user's password login, auth tokens, logging out.
 //! - `faults`: injected latency, errors, 429s, dropped connections, statistics, robustness.
 //! - `versions`: what 10.0 adds to metadata, `App/user` and records; `GET Metadata?key=`.
 
@@ -50,6 +51,8 @@ mod locks;
 mod record_rules;
 #[path = "api/stream.rs"]
 mod stream;
+#[path = "api/token.rs"]
+mod token;
 #[path = "api/versions.rs"]
 mod versions;
 #[path = "api/where_filters.rs"]

@@ -80,7 +80,7 @@ pub fn app_user(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiErro
         "user": user,
         "acl": req.access.to_app_user(),
         "preferences": preferences,
-        "token": null,
+        "token": req.caller.auth_token,
         "settings": settings,
         "language": "en_US",
         "appParams": app_params,

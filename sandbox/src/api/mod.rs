@@ -43,7 +43,7 @@ use crate::model::Metadata;
 use crate::store::{Actor, Store};
 use crate::version::EspoVersion;
 
-pub use auth::Caller;
+pub use auth::{AuthTokens, Caller};
 
 /// Everything a request handler may touch. The store sits behind one mutex that is never held
 /// across an await, so a request sees and leaves the CRM in a consistent state.
@@ -57,6 +57,8 @@ pub struct ApiState {
     pub settings: Map<String, Value>,
     /// The EspoCRM version the sandbox answers as.
     pub version: EspoVersion,
+    /// The auth tokens of password logins (per-person sessions).
+    pub auth_tokens: auth::AuthTokens,
 }
 
 impl ApiState {
@@ -232,7 +234,7 @@ pub async fn dispatch(
     let query = crate::query_string::parse(uri.query().unwrap_or(""));
     let caller = {
         let store = state.store();
-        match auth::authenticate(&store, &headers) {
+        match auth::authenticate(&store, &state.auth_tokens, &headers) {
             Ok(c) => c,
             Err(r) => return *r,
         }
@@ -292,6 +294,7 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
     match seg.as_slice() {
         [] if get => Ok(ok(Value::String("EspoCRM REST API".into()))),
         ["App", "user"] if get => app::app_user(state, req),
+        ["App", "destroyAuthToken"] if post => auth::destroy_auth_token(&state.auth_tokens, req),
         ["Metadata"] if get => app::metadata(req),
         ["Settings"] if get => app::settings(state, req),
         ["Stream"] if get => stream::own_stream(state, req),
