@@ -187,9 +187,13 @@ fn status_code(code: u16) -> axum::http::StatusCode {
     axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// The primary filters EspoCRM 8.4 defines per entity type.
 fn primary_filter_known(entity: &str, filter: &str) -> bool {
-    let known: &[&str] = match entity {
+    primary_filters(entity).contains(&filter)
+}
+
+/// The primary filters EspoCRM 8.4 defines per entity type.
+pub fn primary_filters(entity: &str) -> &'static [&'static str] {
+    match entity {
         "Opportunity" => &["open", "won", "lost"],
         "Account" => &["customers", "partners", "resellers", "recentlyCreated"],
         "Contact" => &["portalUsers", "notPortalUsers", "accountActive"],
@@ -214,8 +218,7 @@ fn primary_filter_known(entity: &str, filter: &str) -> bool {
             "api",
         ],
         _ => &[],
-    };
-    known.contains(&filter)
+    }
 }
 
 fn primary_filter_matches(

@@ -17,6 +17,7 @@
 //! - `attachment`: uploads, downloads, adoption by Note/Email/Case, who may read whose file.
 //! - `email`: drafts, the `from` rules, sending without SMTP, templates.
 //! - `admin`: roles and API users, `App/user`, metadata, global search, activities.
+//! - `openapi`: EspoCRM 10's OpenAPI document and who may read it.
 //! - `token`: the person user's password login, auth tokens, logging out.
 //! - `faults`: injected latency, errors, 429s, dropped connections, statistics, robustness.
 //! - `versions`: what 10.0 adds to metadata, `App/user` and records; `GET Metadata?key=`.
@@ -49,6 +50,8 @@ mod list;
 mod locks;
 #[path = "api/record_rules.rs"]
 mod record_rules;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/stream.rs"]
 mod stream;
 #[path = "api/token.rs"]

@@ -6,8 +6,9 @@
 //! The routes, one module per family: `records` (the generic record routes), `app` (`App/user`,
 //! `Metadata`, `Settings`), `stream` (streams, notes, following), `global_search`, `activities`
 //! (activities and attendees), `kanban`, `email` (drafts, e-mails of records, what one user
-//! sees of them), `email_template` (rendering) and `admin` (users and roles); `auth`
-//! authenticates.
+//! sees of them), `email_template` (rendering), `admin` (users and roles) and `openapi`
+//! (EspoCRM 10's OpenAPI document); `auth` authenticates and keeps the auth tokens of password
+//! logins.
 //!
 //! `attachment` uploads files and serves them back (`Attachment`, `Attachment/file/{id}`,
 //! 10.0's `{E}/{id}/streamAttachments`).
@@ -24,6 +25,7 @@ mod email;
 mod email_template;
 mod global_search;
 mod kanban;
+mod openapi;
 mod records;
 mod stream;
 
@@ -295,6 +297,7 @@ fn route(state: &ApiState, req: &Request<'_>) -> Result<Response, ApiError> {
         [] if get => Ok(ok(Value::String("EspoCRM REST API".into()))),
         ["App", "user"] if get => app::app_user(state, req),
         ["App", "destroyAuthToken"] if post => auth::destroy_auth_token(&state.auth_tokens, req),
+        ["OpenApi"] if get && req.version.at_least(EspoVersion::V10_0) => openapi::spec(req),
         ["Metadata"] if get => app::metadata(req),
         ["Settings"] if get => app::settings(state, req),
         ["Stream"] if get => stream::own_stream(state, req),
