@@ -1704,6 +1704,19 @@ mod tests {
     }
 
     #[test]
+    fn person_is_a_regular_user_with_a_password_per_seed() {
+        let (users, records) = demo_records(42, now());
+        let person = of_type(&records, "User")
+            .find(|r| text(r, "id") == Some(users.person_id.as_str()))
+            .expect("the person is seeded");
+        assert_eq!(text(person, "userName"), Some(PERSON_USER_NAME));
+        assert_eq!(text(person, "type"), Some("regular"));
+        assert_eq!(person_password(42), person_password(42));
+        assert_ne!(person_password(42), person_password(43));
+        assert_eq!(person_password(42).len(), 24);
+    }
+
+    #[test]
     fn different_seeds_give_different_output() {
         let dumps: HashSet<String> = SEEDS
             .iter()
