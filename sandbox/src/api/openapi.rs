@@ -262,7 +262,10 @@ fn described_fields<'e>(
 /// An entity type's object schema and its required attributes.
 fn entity_schema(meta: &Metadata, entity: &EntityDef, skip_custom: bool) -> (Value, Vec<String>) {
     let mut properties = Map::new();
-    properties.insert("id".into(), json!({"type": "string", "readOnly": true}));
+    properties.insert(
+        "id".into(),
+        json!({"type": "string", "readOnly": true, "description": "A record ID."}),
+    );
     let mut required: Vec<String> = Vec::new();
     for (field, def) in described_fields(meta, entity, skip_custom) {
         let restricted = restriction(&entity.name, field);
@@ -277,7 +280,8 @@ fn entity_schema(meta: &Metadata, entity: &EntityDef, skip_custom: bool) -> (Val
             }
             properties.insert(attribute, schema);
         }
-        if def.required && !read_only {
+        // A required field with a default may be left out of a create.
+        if def.required && def.default.is_none() && !read_only {
             for attribute in required_attributes(field, def) {
                 if !required.contains(&attribute) {
                     required.push(attribute);
@@ -301,7 +305,9 @@ fn required_attributes(field: &str, def: &FieldDef) -> Vec<String> {
     }
 }
 
-/// One attribute's JSON schema, from its kind and its field's definition.
+/// One attribute's JSON schema, from its kind and its field's definition, as EspoCRM's field
+/// schema builders write it: `readOnly` always stated, a value a create may leave out may be
+/// `null`, enum options without the empty one, names of linked records read-only.
 fn attribute_schema(
     meta: &Metadata,
     entity: &EntityDef,
@@ -310,48 +316,96 @@ fn attribute_schema(
     def: &FieldDef,
 ) -> Value {
     let own_field = entity.field(attribute);
-    match kind {
+    let is_name_of_link = matches!(def.kind.as_str(), "link" | "linkOne" | "linkParent")
+        && attribute.ends_with("Name");
+    if is_name_of_link {
+        return json!({
+            "type": ["string", "null"],
+            "readOnly": true,
+            "description": "A foreign record name."
+        });
+    }
+    let (base, extra) = match kind {
         AttributeKind::Enum => {
-            // The attribute's own options (salutationName, amountCurrency), else the field's.
-            let options = entity
-                .enum_options(meta, attribute)
-                .filter(|_| own_field.is_some());
-            match options {
-                Some(options) => json!({"type": "string", "enum": options}),
-                None if attribute.ends_with("Currency") => json!({"type": "string"}),
-                None => json!({"type": "string"}),
+            // The attribute's own options (salutationName, amountCurrency), else none.
+            let options = own_field.and_then(|_| entity.enum_options(meta, attribute));
+            let mut extra = Map::new();
+            let mut nullable = !def.required;
+            if let Some(options) = options {
+                nullable = nullable && options.iter().any(String::is_empty);
+                let options: Vec<String> = options.into_iter().filter(|o| !o.is_empty()).collect();
+                extra.insert("enum".into(), json!(options));
             }
+            return with(schema_type("string", nullable), extra, def);
         }
         AttributeKind::Number => {
-            if matches!(def.kind.as_str(), "int" | "autoincrement" | "enumInt") {
-                json!({"type": "integer"})
-            } else {
-                json!({"type": "number"})
-            }
+            let integer = matches!(def.kind.as_str(), "int" | "autoincrement" | "enumInt");
+            (if integer { "integer" } else { "number" }, Map::new())
         }
-        AttributeKind::Bool => json!({"type": "boolean"}),
-        AttributeKind::Date => json!({"type": "string", "format": "date"}),
-        AttributeKind::DateTime => json!({"type": "string", "format": "date-time"}),
+        AttributeKind::Bool => ("boolean", Map::new()),
+        AttributeKind::Date => ("string", one("format", json!("date"))),
+        AttributeKind::DateTime => ("string", one("format", json!("date-time"))),
         AttributeKind::Array => {
-            if attribute.ends_with("Data") && matches!(def.kind.as_str(), "email" | "phone") {
-                json!({"type": "array", "items": {"type": "object"}})
-            } else {
-                json!({"type": "array", "items": {"type": "string"}})
-            }
+            let object_items =
+                attribute.ends_with("Data") && matches!(def.kind.as_str(), "email" | "phone");
+            let items = if object_items { "object" } else { "string" };
+            ("array", one("items", json!({"type": items})))
         }
-        AttributeKind::Object => json!({"type": "object"}),
-        AttributeKind::Id => json!({"type": "string"}),
+        AttributeKind::Object => ("object", Map::new()),
+        AttributeKind::Id => {
+            let mut extra = Map::new();
+            if let Some(foreign) = entity
+                .link(def_link_name(attribute))
+                .and_then(|l| l.entity.as_deref())
+            {
+                extra.insert(
+                    "description".into(),
+                    json!(format!("An ID of the record of the {foreign} type.")),
+                );
+            }
+            ("string", extra)
+        }
         _ => {
-            let mut schema = json!({"type": "string"});
-            if let Some(max) = own_field.and_then(|f| f.max_length) {
-                schema["maxLength"] = json!(max);
+            let mut extra = Map::new();
+            if own_field.is_some_and(|f| f.kind == "varchar") {
+                let max = own_field.and_then(|f| f.max_length).unwrap_or(255);
+                extra.insert("maxLength".into(), json!(max));
+                extra.insert("description".into(), json!("A one-line string."));
             }
             if def.kind == "decimal" {
-                schema["format"] = json!("decimal");
+                extra.insert("format".into(), json!("decimal"));
             }
-            schema
+            ("string", extra)
         }
+    };
+    with(schema_type(base, !def.required), extra, def)
+}
+
+fn one(key: &str, value: Value) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(key.to_owned(), value);
+    map
+}
+
+/// The link an `…Id` attribute belongs to.
+fn def_link_name(attribute: &str) -> &str {
+    attribute.strip_suffix("Id").unwrap_or(attribute)
+}
+
+fn schema_type(base: &str, nullable: bool) -> Value {
+    if nullable {
+        json!({"type": [base, "null"]})
+    } else {
+        json!({"type": base})
     }
+}
+
+fn with(mut schema: Value, extra: Map<String, Value>, def: &FieldDef) -> Value {
+    schema["readOnly"] = json!(def.read_only);
+    if let Some(object) = schema.as_object_mut() {
+        object.extend(extra);
+    }
+    schema
 }
 
 /// The root and record paths of one type, then its relationship paths.
@@ -800,6 +854,23 @@ mod tests {
             json!({"$ref": "#/components/schemas/Account", "type": "object", "required": ["name"]})
         );
         assert!(schemas.contains_key("whereItem"));
+        let account = &schemas["Account"]["properties"];
+        assert_eq!(
+            account["type"],
+            json!({"type": ["string", "null"], "readOnly": false,
+                   "enum": ["Customer", "Investor", "Partner", "Reseller"]})
+        );
+        assert_eq!(account["assignedUserName"]["readOnly"], json!(true));
+        assert_eq!(
+            account["name"]["type"],
+            json!("string"),
+            "required: never null"
+        );
+        // A required field with a default (stage) may be left out of a create.
+        assert_eq!(
+            schemas["Opportunity_create"]["required"],
+            json!(["name", "amount", "closeDate"])
+        );
         let user = &schemas["User"]["properties"];
         assert_eq!(user["password"]["writeOnly"], json!(true));
         assert_eq!(user["apiKey"]["readOnly"], json!(true));
