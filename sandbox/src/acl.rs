@@ -251,7 +251,8 @@ impl Access {
                 })
                 .collect();
             // Scopes without recorded field restrictions have none (EspoCRM lists them empty).
-            let granted = |scope: &&String| matches!(self.table.get(*scope), Some(Value::Object(_)));
+            let granted =
+                |scope: &&String| matches!(self.table.get(*scope), Some(Value::Object(_)));
             for scope in self.table.keys().filter(granted) {
                 tables
                     .entry(scope.clone())
