@@ -48,10 +48,10 @@ mod links;
 mod list;
 #[path = "api/locks.rs"]
 mod locks;
-#[path = "api/record_rules.rs"]
-mod record_rules;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/record_rules.rs"]
+mod record_rules;
 #[path = "api/stream.rs"]
 mod stream;
 #[path = "api/token.rs"]
