@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use espomcp_actors::{AccessLevel, Action, ScopeAccess};
+use espomcp_actors::{AccessLevel, Action, EntityType, Schema, ScopeAccess};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use serde_json::Value;
@@ -783,6 +783,29 @@ fn check_failure(error: &ToolError, url: &str, waited: std::time::Duration) -> (
     (message, error.suggestion.clone())
 }
 
+/// The EspoCRM features the tools adapt to, as (feature, the entity types where it is on).
+fn feature_report(schema: &Schema) -> Vec<(&'static str, String)> {
+    let on = |feature: fn(&EntityType) -> bool| {
+        let names: Vec<&str> = schema
+            .entities()
+            .filter(|entity| feature(entity))
+            .map(|entity| entity.name.as_str())
+            .collect();
+        if names.is_empty() {
+            "off".to_owned()
+        } else {
+            format!("on for {}", names.join(", "))
+        }
+    };
+    vec![
+        (
+            "optimistic concurrency",
+            on(|entity| entity.optimistic_concurrency),
+        ),
+        ("record locks", on(|entity| entity.lockable)),
+    ]
+}
+
 /// `espomcp check`: one line per step, then what the key may do per entity type. Fails (exit
 /// code 1) when a step fails, when the config file has keys espomcp ignores, or when the audit
 /// log cannot be written; other warnings are shown as `warning` lines.
@@ -857,6 +880,14 @@ async fn check(runtime: &Runtime, loaded: &Loaded) -> ExitCode {
         schema.user.user_name,
         schema.user.user_type.as_deref().unwrap_or("?")
     );
+    println!(
+        "{:<16} {}",
+        "version",
+        schema
+            .espocrm_version
+            .as_deref()
+            .unwrap_or("unknown (App/user shows no settings.version)")
+    );
     if let Some(names) = runtime.server.ctx.entities.names() {
         let unknown = runtime.server.ctx.entities.unknown_in(&schema);
         if unknown.is_empty() {
@@ -896,6 +927,11 @@ async fn check(runtime: &Runtime, loaded: &Loaded) -> ExitCode {
             level(&entity.access, Action::Edit),
             level(&entity.access, Action::Delete)
         );
+    }
+    println!();
+    println!("EspoCRM features espomcp adapts to (read from the metadata, not the version):");
+    for (feature, state) in feature_report(&schema) {
+        println!("{feature:<24} {state}");
     }
     // The mail EspoCRM sends by itself about changes (espomcp refuses what would reach portal
     // users; the rest is the administrator's choice, under Administration > Notifications).

@@ -67,11 +67,20 @@ pub enum ErrorCode {
     DeleteDeclined,
     /// The tool is switched off on this server (read-only mode or its toolset not served).
     ToolDisabled,
+    /// The record changed since the `versionNumber` the update was based on; the current values
+    /// and version are in `details`.
+    RecordChanged,
+    /// The record is locked: nothing can change or delete it until someone with lock permission
+    /// unlocks it.
+    RecordLocked,
+    /// EspoCRM refused the request because it conflicts with the current state (a 409 that is
+    /// neither a duplicate, a changed record nor a locked one).
+    Conflict,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the documentation.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 24] = [
         Self::InvalidEntityType,
         Self::InvalidField,
         Self::InvalidOperator,
@@ -93,6 +102,9 @@ impl ErrorCode {
         Self::HumanConfirmationUnavailable,
         Self::DeleteDeclined,
         Self::ToolDisabled,
+        Self::RecordChanged,
+        Self::RecordLocked,
+        Self::Conflict,
     ];
 
     /// The stable name, as sent to clients.
@@ -119,6 +131,9 @@ impl ErrorCode {
             Self::HumanConfirmationUnavailable => "HUMAN_CONFIRMATION_UNAVAILABLE",
             Self::DeleteDeclined => "DELETE_DECLINED",
             Self::ToolDisabled => "TOOL_DISABLED",
+            Self::RecordChanged => "RECORD_CHANGED",
+            Self::RecordLocked => "RECORD_LOCKED",
+            Self::Conflict => "CONFLICT",
         }
     }
 }
@@ -410,6 +425,88 @@ impl ToolError {
         .with_details(json!({ "duplicates": list }))
     }
 
+    /// A save based on a stale `versionNumber` (409 `modified`): `values` are the stored values
+    /// of the attributes it would have changed, `version_number` the record's version now.
+    pub fn record_changed(values: Value, version_number: Option<i64>) -> Self {
+        let now = version_number
+            .map(|version| format!(" (it is at versionNumber {version} now)"))
+            .unwrap_or_default();
+        Self::new(
+            ErrorCode::RecordChanged,
+            format!(
+                "Someone changed the record since the versionNumber this update was based \
+                 on{now}; nothing was saved"
+            ),
+            "Do not overwrite the other change: read the record again (get), check whether \
+             your change still makes sense against the current values, then update with the \
+             new versionNumber",
+            false,
+        )
+        .with_details(json!({ "values": values, "versionNumber": version_number }))
+    }
+
+    /// A locked record refused a change (`field` is the label EspoCRM names) or its delete.
+    pub fn record_locked(deleting: bool, field: Option<&str>) -> Self {
+        let refused = match (deleting, field) {
+            (true, _) => "EspoCRM refuses to delete it".to_owned(),
+            (false, Some(field)) => format!("EspoCRM refuses to change its field {field:?}"),
+            (false, None) => "EspoCRM refuses to change it".to_owned(),
+        };
+        let mut details = json!({ "action": if deleting { "delete" } else { "update" } });
+        if let Some(field) = field {
+            details["field"] = Value::from(field);
+        }
+        Self::new(
+            ErrorCode::RecordLocked,
+            format!(
+                "The record is locked: {refused}, and nothing can change or delete it until \
+                 someone with lock permission unlocks it; nothing was {}",
+                if deleting { "deleted" } else { "saved" }
+            ),
+            "Leave the record as it is and tell the user it is locked; only a person with lock \
+             permission (an administrator, or a role with it) can unlock it in EspoCRM",
+            false,
+        )
+        .with_details(details)
+    }
+
+    /// A 409 for another reason: `reason` and `label` are EspoCRM's (`X-Status-Reason` and
+    /// `messageTranslation.label`).
+    pub fn conflict(reason: Option<&str>, label: Option<&str>) -> Self {
+        let said = reason
+            .or(label)
+            .filter(|said| !said.trim().is_empty())
+            .map(|said| format!(": {said}"))
+            .unwrap_or_default();
+        let mut error = Self::new(
+            ErrorCode::Conflict,
+            format!("EspoCRM refused the request as conflicting with the current state{said}"),
+            "Read the records involved to see their current state, then decide with the user; \
+             the same call is unlikely to work unchanged",
+            false,
+        );
+        if let Some(label) = label {
+            error = error.with_details(json!({ "label": label }));
+        }
+        error
+    }
+
+    /// Adds the record a failed write was about (`entityType`, `id`) to the details of errors
+    /// that come from EspoCRM without naming it (RECORD_CHANGED, RECORD_LOCKED, CONFLICT).
+    pub fn about_record(mut self, entity_type: &str, id: &str) -> Self {
+        if matches!(
+            self.code,
+            ErrorCode::RecordChanged | ErrorCode::RecordLocked | ErrorCode::Conflict
+        ) {
+            let details = self.details.get_or_insert_with(|| json!({}));
+            if let Some(details) = details.as_object_mut() {
+                details.insert("entityType".into(), Value::from(entity_type));
+                details.insert("id".into(), Value::from(id));
+            }
+        }
+        self
+    }
+
     pub fn template_not_found(template: &str) -> Self {
         Self::new(
             ErrorCode::TemplateNotFound,
@@ -499,6 +596,20 @@ impl From<UpstreamError> for ToolError {
             UpstreamError::Conflict { duplicates, .. } => {
                 Self::duplicate_detected(None, &duplicate_list(&duplicates))
             }
+            UpstreamError::Modified {
+                values,
+                version_number,
+            } => Self::record_changed(values, version_number),
+            UpstreamError::Locked { reason, field } => {
+                Self::record_locked(reason == "cannotRemoveLockedRecord", field.as_deref())
+            }
+            UpstreamError::OtherConflict { reason, body } => {
+                let label = body
+                    .pointer("/messageTranslation/label")
+                    .and_then(Value::as_str)
+                    .map(|label| espomcp_actors::bounded(label, 100));
+                Self::conflict(reason.as_deref(), label.as_deref())
+            }
             UpstreamError::RateLimited { retry_after } => Self::rate_limited(retry_after),
             UpstreamError::Timeout => Self::upstream_timeout(),
             UpstreamError::Connection { message } => {
@@ -568,10 +679,22 @@ fn from_forbidden(reason: Option<&str>, body: &Value) -> ToolError {
     ToolError::permission_denied(reason)
 }
 
-/// 404: EspoCRM names the missing controller when the entity type itself is unknown.
+/// 404: EspoCRM names the missing controller when the entity type itself is unknown, and
+/// (since 10) the link when a link is unknown.
 fn from_not_found(reason: Option<&str>) -> ToolError {
     if let Some(entity_type) = reason.and_then(unknown_controller) {
         return ToolError::invalid_entity_type(entity_type);
+    }
+    if let Some((entity_type, link)) = reason.and_then(unknown_link) {
+        return ToolError::invalid_link(entity_type, link);
+    }
+    if reason.is_some_and(|reason| reason.trim() == "Link does not exist.") {
+        return ToolError::new(
+            ErrorCode::InvalidLink,
+            "EspoCRM says the link does not exist",
+            "Call get_schema for the entity type to see its links",
+            false,
+        );
     }
     let message = match reason.filter(|reason| !reason.trim().is_empty()) {
         Some(reason) => format!("EspoCRM found nothing there: {reason}"),
@@ -592,6 +715,14 @@ fn unknown_controller(reason: &str) -> Option<&str> {
     tail.trim_start()
         .starts_with("does not exist")
         .then_some(name)
+}
+
+/// `Entity Account does not have link bogusLink.` → (`Account`, `bogusLink`).
+fn unknown_link(reason: &str) -> Option<(&str, &str)> {
+    let rest = reason.strip_prefix("Entity ")?;
+    let (entity_type, rest) = rest.split_once(" does not have link ")?;
+    let link = rest.trim_end().strip_suffix('.')?;
+    (!entity_type.contains(' ') && !link.contains(' ')).then_some((entity_type, link))
 }
 
 /// The most duplicates a 409 error names; EspoCRM itself lists at most a handful.
@@ -718,6 +849,9 @@ mod tests {
             "HUMAN_CONFIRMATION_UNAVAILABLE",
             "DELETE_DECLINED",
             "TOOL_DISABLED",
+            "RECORD_CHANGED",
+            "RECORD_LOCKED",
+            "CONFLICT",
         ];
         for (code, name) in ErrorCode::ALL.into_iter().zip(expected) {
             assert_eq!(code.as_str(), name);
@@ -891,6 +1025,27 @@ mod tests {
                 "\"create\" is switched off",
                 "tools/list shows: search",
             ),
+            (
+                ToolError::record_changed(json!({"website": "https://a.example"}), Some(3)),
+                ErrorCode::RecordChanged,
+                false,
+                "versionNumber 3 now",
+                "read the record again",
+            ),
+            (
+                ToolError::record_locked(false, Some("Website")),
+                ErrorCode::RecordLocked,
+                false,
+                "refuses to change its field \"Website\"",
+                "lock permission",
+            ),
+            (
+                ToolError::conflict(Some("cannotRemoveUsed"), Some("cannotRemoveUsed")),
+                ErrorCode::Conflict,
+                false,
+                "conflicting with the current state: cannotRemoveUsed",
+                "current state",
+            ),
         ];
         let covered: Vec<ErrorCode> = cases.iter().map(|case| case.1).collect();
         assert_eq!(covered, ErrorCode::ALL, "one case per code, in order");
@@ -1011,6 +1166,64 @@ mod tests {
                 ErrorCode::DuplicateDetected,
                 false,
                 "\"Acme\" (a1), \"ACME\" (a2)",
+            ),
+            (
+                "409 modified",
+                UpstreamError::Modified {
+                    values: json!({"description": "Updated via PUT"}),
+                    version_number: Some(5),
+                },
+                ErrorCode::RecordChanged,
+                false,
+                "nothing was saved",
+            ),
+            (
+                "409 cannotModifyLockedRecord",
+                UpstreamError::Locked {
+                    reason: "cannotModifyLockedRecord".into(),
+                    field: Some("Description".into()),
+                },
+                ErrorCode::RecordLocked,
+                false,
+                "\"Description\"",
+            ),
+            (
+                "409 cannotRemoveLockedRecord",
+                UpstreamError::Locked {
+                    reason: "cannotRemoveLockedRecord".into(),
+                    field: None,
+                },
+                ErrorCode::RecordLocked,
+                false,
+                "refuses to delete it",
+            ),
+            (
+                "409 for another reason",
+                UpstreamError::OtherConflict {
+                    reason: Some("Field 'cDiscountRate' already exists in 'Opportunity'.".into()),
+                    body: json!({"messageTranslation": {"label": "fieldAlreadyExists"}}),
+                },
+                ErrorCode::Conflict,
+                false,
+                "already exists in 'Opportunity'",
+            ),
+            (
+                "404 for an unknown link (EspoCRM 10, a write)",
+                UpstreamError::NotFound {
+                    reason: Some("Entity Account does not have link bogusLink.".into()),
+                },
+                ErrorCode::InvalidLink,
+                false,
+                "Account has no link \"bogusLink\"",
+            ),
+            (
+                "404 for an unknown link (EspoCRM 10, a read)",
+                UpstreamError::NotFound {
+                    reason: Some("Link does not exist.".into()),
+                },
+                ErrorCode::InvalidLink,
+                false,
+                "the link does not exist",
             ),
             (
                 "429 with Retry-After",
@@ -1169,6 +1382,40 @@ mod tests {
         assert_eq!(
             error.details,
             Some(json!({"duplicates": [{"id": "a1", "name": "Acme"}]}))
+        );
+    }
+
+    #[test]
+    fn should_put_the_current_values_and_version_of_a_changed_record_in_details() {
+        let error = ToolError::from(UpstreamError::Modified {
+            values: json!({"amount": 42000, "amountCurrency": "USD"}),
+            version_number: Some(2),
+        })
+        .about_record("Opportunity", "6b0f9dd0913451674");
+        assert_eq!(error.code, ErrorCode::RecordChanged);
+        assert_eq!(
+            error.details,
+            Some(json!({
+                "values": {"amount": 42000, "amountCurrency": "USD"},
+                "versionNumber": 2,
+                "entityType": "Opportunity",
+                "id": "6b0f9dd0913451674",
+            }))
+        );
+        let locked = ToolError::from(UpstreamError::Locked {
+            reason: "cannotRemoveLockedRecord".into(),
+            field: None,
+        })
+        .about_record("Account", "a1");
+        assert_eq!(
+            locked.details,
+            Some(json!({"action": "delete", "entityType": "Account", "id": "a1"}))
+        );
+        // Other codes name their record themselves.
+        let missing = ToolError::record_not_found("Account", "a1").about_record("Contact", "c1");
+        assert_eq!(
+            missing.details,
+            Some(json!({"entityType": "Account", "id": "a1"}))
         );
     }
 

@@ -29,12 +29,35 @@ pub enum UpstreamError {
     #[error("EspoCRM found nothing there (404){}", describe(.reason))]
     NotFound { reason: Option<String> },
 
-    /// 409: the record would duplicate existing ones; `duplicates` is EspoCRM's array of them.
+    /// 409 `duplicate`: the record would duplicate existing ones; `duplicates` is EspoCRM's
+    /// array of them.
     #[error("EspoCRM found duplicates (409){}", describe(.reason))]
     Conflict {
         reason: Option<String>,
         duplicates: Value,
     },
+
+    /// 409 `modified`: the record changed since the version the save was based on
+    /// (`X-Version-Number`). `values` are the stored values of the attributes the save would
+    /// have changed, `version_number` the record's version now.
+    #[error("the record changed since the version the save was based on (409 modified){}", describe_version(.version_number))]
+    Modified {
+        values: Value,
+        version_number: Option<i64>,
+    },
+
+    /// 409 `cannotModifyLockedRecord` or `cannotRemoveLockedRecord` (the `reason`): the record is
+    /// locked. `field` is the label of the field whose change was refused, when EspoCRM names it.
+    #[error("EspoCRM refused to change a locked record (409): {reason}")]
+    Locked {
+        reason: String,
+        field: Option<String>,
+    },
+
+    /// 409 for any other reason (`cannotRemoveUsed`, `fieldAlreadyExists`, …): the request
+    /// conflicts with the state of EspoCRM; the body carries EspoCRM's `messageTranslation`.
+    #[error("EspoCRM refused the request as conflicting (409){}", describe(.reason))]
+    OtherConflict { reason: Option<String>, body: Value },
 
     /// 429: EspoCRM (or a proxy in front of it) asks us to slow down.
     #[error("EspoCRM is rate limiting us (429){}", describe_wait(.retry_after))]
@@ -87,7 +110,10 @@ impl UpstreamError {
             Self::AuthFailed => Some(401),
             Self::PermissionDenied { .. } => Some(403),
             Self::NotFound { .. } => Some(404),
-            Self::Conflict { .. } => Some(409),
+            Self::Conflict { .. }
+            | Self::Modified { .. }
+            | Self::Locked { .. }
+            | Self::OtherConflict { .. } => Some(409),
             Self::RateLimited { .. } => Some(429),
             Self::Status { status, .. }
             | Self::InvalidResponse { status, .. }
@@ -112,6 +138,9 @@ impl UpstreamError {
             | Self::PermissionDenied { .. }
             | Self::NotFound { .. }
             | Self::Conflict { .. }
+            | Self::Modified { .. }
+            | Self::Locked { .. }
+            | Self::OtherConflict { .. }
             | Self::InvalidResponse { .. }
             | Self::ResponseTooLarge { .. }
             | Self::InvalidRequest { .. } => false,
@@ -124,7 +153,10 @@ impl UpstreamError {
             Self::PermissionDenied { reason, .. }
             | Self::NotFound { reason }
             | Self::Conflict { reason, .. }
+            | Self::OtherConflict { reason, .. }
             | Self::Status { reason, .. } => reason.as_deref(),
+            Self::Locked { reason, .. } => Some(reason),
+            Self::Modified { .. } => Some("modified"),
             _ => None,
         }
     }
@@ -133,6 +165,13 @@ impl UpstreamError {
 fn describe(reason: &Option<String>) -> String {
     match reason {
         Some(reason) => format!(": {reason}"),
+        None => String::new(),
+    }
+}
+
+fn describe_version(version_number: &Option<i64>) -> String {
+    match version_number {
+        Some(version) => format!("; it is at version {version} now"),
         None => String::new(),
     }
 }

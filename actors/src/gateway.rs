@@ -696,10 +696,7 @@ pub(crate) fn classify(
         401 => UpstreamError::AuthFailed,
         403 => UpstreamError::PermissionDenied { reason, body },
         404 => UpstreamError::NotFound { reason },
-        409 => UpstreamError::Conflict {
-            reason,
-            duplicates: body,
-        },
+        409 => conflict(reason, body),
         429 => UpstreamError::RateLimited { retry_after },
         300..=399 => UpstreamError::Status {
             status,
@@ -718,6 +715,40 @@ pub(crate) fn classify(
         },
     };
     Err(Failure { error, retry_after })
+}
+
+/// 409 means several things, told apart by `X-Status-Reason`: a duplicate (the body lists the
+/// existing records; an array without a reason is read so too), a record changed since the
+/// version a save was based on, a locked record, or some other conflict.
+fn conflict(reason: Option<String>, body: Value) -> UpstreamError {
+    match reason.as_deref() {
+        Some("duplicate") => UpstreamError::Conflict {
+            reason,
+            duplicates: body,
+        },
+        None if body.is_array() => UpstreamError::Conflict {
+            reason,
+            duplicates: body,
+        },
+        Some("modified") => UpstreamError::Modified {
+            version_number: body.get("versionNumber").and_then(|version| {
+                version
+                    .as_i64()
+                    .or_else(|| version.as_str().and_then(|text| text.parse().ok()))
+            }),
+            values: body.get("values").cloned().unwrap_or(Value::Null),
+        },
+        Some(locked @ ("cannotModifyLockedRecord" | "cannotRemoveLockedRecord")) => {
+            UpstreamError::Locked {
+                reason: locked.to_owned(),
+                field: body
+                    .pointer("/messageTranslation/data/field")
+                    .and_then(Value::as_str)
+                    .map(|label| bounded(label, MAX_REASON_CHARS).into_owned()),
+            }
+        }
+        _ => UpstreamError::OtherConflict { reason, body },
+    }
 }
 
 #[cfg(test)]
@@ -848,6 +879,84 @@ mod tests {
                 Err(expected),
                 "{status} {headers:?}"
             );
+        }
+    }
+
+    /// The recorded 409s of EspoCRM 8.4.2 and 10.0.0 (fixtures-10.0: 05-update-version-conflict,
+    /// 25-lock-update-conflict, 25-lock-delete-conflict, 24-pipeline-delete-used).
+    #[test]
+    fn should_tell_the_kinds_of_409_apart_by_their_reason() {
+        let cases = [
+            (
+                vec![("x-status-reason", "modified")],
+                r#"{"values":{"website":"https://v1.example.com"},"versionNumber":2}"#,
+                UpstreamError::Modified {
+                    values: json!({"website": "https://v1.example.com"}),
+                    version_number: Some(2),
+                },
+            ),
+            (
+                vec![("x-status-reason", "modified")],
+                r#"{"values":{"amount":42000,"amountCurrency":"USD"},"versionNumber":"7"}"#,
+                UpstreamError::Modified {
+                    values: json!({"amount": 42000, "amountCurrency": "USD"}),
+                    version_number: Some(7),
+                },
+            ),
+            (
+                vec![("x-status-reason", "modified")],
+                "",
+                UpstreamError::Modified {
+                    values: Value::Null,
+                    version_number: None,
+                },
+            ),
+            (
+                vec![("x-status-reason", "cannotModifyLockedRecord")],
+                r#"{"messageTranslation":{"label":"cannotModifyLockedRecord","scope":null,"data":{"field":"Website"}}}"#,
+                UpstreamError::Locked {
+                    reason: "cannotModifyLockedRecord".into(),
+                    field: Some("Website".into()),
+                },
+            ),
+            (
+                vec![("x-status-reason", "cannotRemoveLockedRecord")],
+                r#"{"messageTranslation":{"label":"cannotRemoveLockedRecord","scope":null,"data":{}}}"#,
+                UpstreamError::Locked {
+                    reason: "cannotRemoveLockedRecord".into(),
+                    field: None,
+                },
+            ),
+            (
+                vec![("x-status-reason", "cannotRemoveUsed")],
+                r#"{"messageTranslation":{"label":"cannotRemoveUsed","scope":null,"data":{}}}"#,
+                UpstreamError::OtherConflict {
+                    reason: Some("cannotRemoveUsed".into()),
+                    body: json!({"messageTranslation": {"label": "cannotRemoveUsed", "scope": null, "data": {}}}),
+                },
+            ),
+            (
+                vec![],
+                r#"[{"id":"a","name":"Acme"}]"#,
+                UpstreamError::Conflict {
+                    reason: None,
+                    duplicates: json!([{"id": "a", "name": "Acme"}]),
+                },
+            ),
+            (
+                vec![],
+                "",
+                UpstreamError::OtherConflict {
+                    reason: None,
+                    body: Value::Null,
+                },
+            ),
+        ];
+        for (headers, body, expected) in cases {
+            let error = answer(409, &headers, body);
+            assert_eq!(error, Err(expected.clone()), "{headers:?} {body}");
+            assert_eq!(expected.status(), Some(409));
+            assert!(!expected.is_transient());
         }
     }
 

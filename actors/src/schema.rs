@@ -38,6 +38,9 @@ pub struct Schema {
     pub notifications: MailNotifications,
     /// Which record types keep a note's `isInternal` (hidden from portal users).
     pub internal_notes: InternalNotes,
+    /// EspoCRM's version as `GET App/user` reports it (`settings.version`, e.g. `10.0.0`), for
+    /// reports only: what espomcp does is decided by the features the metadata shows.
+    pub espocrm_version: Option<String>,
 }
 
 /// EspoCRM's own mail about changes (Administration > Notifications), as the API user reads it
@@ -200,6 +203,13 @@ pub struct EntityType {
     pub unreadable_fields: BTreeSet<String>,
     /// Fields the ACL does not let this user set (`fieldTable`, edit `no`).
     pub uneditable_fields: BTreeSet<String>,
+    /// Records carry a `versionNumber`, and a save that sends the one it was based on
+    /// (`X-Version-Number`) is refused when the record has changed since
+    /// (`entityDefs.X.optimisticConcurrencyControl`; EspoCRM 10: Account, Opportunity, Task, Case).
+    pub optimistic_concurrency: bool,
+    /// Records can be locked (`scopes.X.lockable`, attribute `isLocked`): a locked record
+    /// refuses changes and deletes until someone with lock permission unlocks it.
+    pub lockable: bool,
 }
 
 /// One field of an entity type, with the facts a write must respect.
@@ -435,6 +445,8 @@ impl Schema {
                     access: access_table.get(name).and_then(parse_access),
                     unreadable_fields,
                     uneditable_fields,
+                    optimistic_concurrency: flag(definition, "optimisticConcurrencyControl"),
+                    lockable: flag(scope, "lockable"),
                 },
             );
         }
@@ -456,6 +468,11 @@ impl Schema {
             excluded: BTreeSet::new(),
             notifications: MailNotifications::from_settings(app_user.get("settings")),
             internal_notes: InternalNotes::from_metadata(metadata),
+            espocrm_version: app_user
+                .get("settings")
+                .and_then(|settings| settings.get("version"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         })
     }
 
@@ -513,6 +530,7 @@ impl Schema {
                 .collect(),
             notifications: self.notifications.clone(),
             internal_notes: self.internal_notes.clone(),
+            espocrm_version: self.espocrm_version.clone(),
         }
     }
 

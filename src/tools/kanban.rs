@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::catalog::ToolSpec;
-use super::write::{is_type, not_sending};
+use super::write::{based_on_version, is_type, not_sending};
 use super::{input_schema, not_found_as, parse_args};
 use crate::audit::{Audited, Recorded, Subject};
 use crate::error::ToolError;
@@ -30,6 +30,9 @@ pub struct KanbanArgs {
     /// Its place within the group, 0 = top. Omitted: EspoCRM's usual order.
     #[serde(default)]
     pub position: Option<u32>,
+    /// The record's `versionNumber` as you read it (get, search).
+    #[serde(default)]
+    pub version_number: Option<u64>,
 }
 
 /// The record and the status field the kanban groups by (from the result).
@@ -55,6 +58,9 @@ pub struct KanbanOutcome {
     pub group: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u32>,
+    /// The record's version after the move, where its type keeps one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_number: Option<u64>,
     pub url: String,
 }
 
@@ -68,7 +74,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[ToolSpec::writes::<KanbanArgs>(
 impl EspoMcp {
     #[tool(
         name = "update_kanban",
-        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column. A move EspoCRM would mail to customers (a Case while portal stream email notifications are on) is refused (SEND_BLOCKED).",
+        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column. versionNumber works as in update (RECORD_CHANGED). A move EspoCRM would mail to customers (a Case while portal stream email notifications are on) is refused (SEND_BLOCKED).",
         input_schema = input_schema::<KanbanArgs>(),
         annotations(title = "Move on kanban", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -116,12 +122,17 @@ impl EspoMcp {
             return Err(outbound::status_change_blocked(entity, &field_name).into());
         }
         self.ctx.fetch(entity, id).await?;
-        let request = EspoRequest::new(Method::Put, [entity.name.as_str(), id])
-            .with_body(json!({ field_name.clone(): args.group }));
-        self.ctx
+        let request = based_on_version(
+            EspoRequest::new(Method::Put, [entity.name.as_str(), id])
+                .with_body(json!({ field_name.clone(): args.group })),
+            entity,
+            args.version_number,
+        );
+        let moved = self
+            .ctx
             .send(request)
             .await
-            .map_err(|e| not_found_as(e, &entity.name, id))?;
+            .map_err(|e| not_found_as(e, &entity.name, id).about_record(&entity.name, id))?;
         if let Some(position) = args.position {
             let list = EspoRequest::get(["Kanban", entity.name.as_str()])
                 .with_query("where[0][type]", "equals")
@@ -150,6 +161,7 @@ impl EspoMcp {
             field: field_name,
             group: args.group,
             position: args.position,
+            version_number: moved.get("versionNumber").and_then(Value::as_u64),
             url: self.ctx.record_url(&entity.name, id),
         }))
     }

@@ -173,6 +173,23 @@ pub fn not_found_as(error: ToolError, entity_type: &str, id: &str) -> ToolError 
     }
 }
 
+/// EspoCRM (10 and later) answers a link it does not know with a 404 naming it; the schema had
+/// that link, or the request would not have been sent, so the schema is stale: it is fetched
+/// again next time, and the error names the link as the schema check would have.
+pub fn unknown_link_as(
+    ctx: &ToolContext,
+    error: ToolError,
+    entity_type: &str,
+    link: &str,
+) -> ToolError {
+    if error.code == crate::error::ErrorCode::InvalidLink {
+        ctx.metadata.invalidate();
+        ToolError::invalid_link(entity_type, link)
+    } else {
+        error
+    }
+}
+
 /// A tool's answer, as rmcp's `rmcp::Json<T>`: `structuredContent` and its compact JSON as the
 /// text. The difference is how the value is made: rmcp's serialises `T` into a new `Value`,
 /// which for records (already `Value`s) copies every field; [`Structured`] moves them in.

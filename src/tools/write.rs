@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::catalog::ToolSpec;
-use super::{ToolContext, input_schema, not_found_as, parse_args};
+use super::{ToolContext, input_schema, not_found_as, parse_args, unknown_link_as};
 use crate::audit::{Audited, Recorded, Subject};
 use crate::error::{ErrorCode, ToolError};
 use crate::outbound;
@@ -82,6 +82,9 @@ pub struct UpdateArgs {
     pub id: String,
     /// Only the attributes to change; required fields may not be emptied.
     pub data: Map<String, Value>,
+    /// The record's `versionNumber` as you read it (get, search).
+    #[serde(default)]
+    pub version_number: Option<u64>,
 }
 
 /// The record and the names of the fields set.
@@ -188,6 +191,22 @@ fn relation_error(error: ToolError, entity: &EntityType) -> ToolError {
     ))
 }
 
+/// A save based on the `versionNumber` the agent read: sent as `X-Version-Number` where the
+/// entity type keeps one (optimistic concurrency), so EspoCRM refuses it (409 `modified`) if the
+/// record changed since. Elsewhere there is nothing to check it against and it is left out.
+pub(super) fn based_on_version(
+    request: EspoRequest,
+    entity: &EntityType,
+    version_number: Option<u64>,
+) -> EspoRequest {
+    match version_number {
+        Some(version) if entity.optimistic_concurrency => {
+            request.with_header("X-Version-Number", version.to_string())
+        }
+        _ => request,
+    }
+}
+
 fn writable_entity<'s>(
     schema: &'s Schema,
     name: &str,
@@ -234,7 +253,7 @@ impl EspoMcp {
 
     #[tool(
         name = "update",
-        description = "Change some fields of a record; only the given fields change. Checked against the schema like create; required fields may not be emptied. An Email can only stay a Draft. Refused with SEND_BLOCKED: Email reminders, target lists and campaigns, and status changes EspoCRM would mail to customers (a Case's status while portal stream email notifications are on).",
+        description = "Change some fields of a record; only the given fields change. Checked against the schema like create; required fields may not be emptied. With versionNumber, a record changed since you read it is refused (RECORD_CHANGED, with its current values) instead of overwritten; ignored on types that keep no versionNumber. A locked record is RECORD_LOCKED. An Email can only stay a Draft. Refused with SEND_BLOCKED: Email reminders, target lists and campaigns, and status changes EspoCRM would mail to customers (a Case's status while portal stream email notifications are on).",
         input_schema = input_schema::<UpdateArgs>(),
         annotations(title = "Update record", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
@@ -259,13 +278,17 @@ impl EspoMcp {
         let id = names::id(&args.id)?;
         outbound::check_record_data(&schema, entity, Some(&args.data), true)?;
         let data = write::validate(entity, &args.data, WriteMode::Update)?;
-        let request =
-            EspoRequest::new(Method::Put, [entity.name.as_str(), id]).with_body(data.into_body());
-        let body = self
-            .ctx
-            .send_record(request)
-            .await
-            .map_err(|e| relation_error(not_found_as(e, &entity.name, id), entity))?;
+        let request = based_on_version(
+            EspoRequest::new(Method::Put, [entity.name.as_str(), id]).with_body(data.into_body()),
+            entity,
+            args.version_number,
+        );
+        let body = self.ctx.send_record(request).await.map_err(|e| {
+            relation_error(
+                not_found_as(e, &entity.name, id).about_record(&entity.name, id),
+                entity,
+            )
+        })?;
         Ok(Json(WrittenRecord(with_url(&self.ctx, &entity.name, body))))
     }
 
@@ -330,7 +353,7 @@ impl EspoMcp {
             .with_body(body);
         if let Err(e) = self.ctx.send(request).await {
             if e.code != ErrorCode::RecordNotFound {
-                return Err(e);
+                return Err(unknown_link_as(&self.ctx, e, &entity.name, &link.name));
             }
             // EspoCRM answers the same empty 404 whether the record or a linked one is
             // missing: look which, so the error names the right one.

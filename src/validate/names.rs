@@ -244,6 +244,15 @@ impl Select {
         &self.0
     }
 
+    /// The selection with one more attribute that the metadata does not list as a field
+    /// (`versionNumber`), so it cannot be checked: the caller vouches for it.
+    pub fn with(mut self, attribute: &str) -> Self {
+        if !self.0.iter().any(|selected| selected == attribute) {
+            self.0.push(attribute.to_owned());
+        }
+        self
+    }
+
     #[cfg(test)]
     pub(crate) fn new_unchecked(attributes: Vec<String>) -> Self {
         Self(attributes)

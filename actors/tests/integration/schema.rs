@@ -176,3 +176,46 @@ fn should_serialize_types_as_espocrm_names_them() {
     assert_eq!(name["type"], "varchar");
     assert_eq!(name["maxLength"], 249);
 }
+
+/// EspoCRM 10's features are read from the metadata, per entity type; the version is kept for
+/// reports only. The 8.4.2 recording has neither optimistic concurrency on record types nor
+/// locks, and its trimmed App/user no version.
+#[test]
+fn should_read_optimistic_concurrency_locks_and_the_version_from_the_metadata() {
+    let recorded = schema();
+    let account = recorded.entity("Account").expect("Account");
+    assert!(!account.optimistic_concurrency);
+    assert!(!account.lockable);
+    assert_eq!(recorded.espocrm_version, None);
+
+    // As EspoCRM 10.0.0 reports them (fixtures-10.0/01-metadata-full, 01-app-user-agent).
+    let metadata = json!({
+        "scopes": {
+            "Account": {"entity": true, "object": true, "lockable": true},
+            "Contact": {"entity": true, "object": true},
+            "Task": {"entity": true, "object": true, "lockable": "yes"}
+        },
+        "entityDefs": {
+            "Account": {"optimisticConcurrencyControl": true, "fields": {"isLocked": {"type": "bool", "readOnly": true}}},
+            "Contact": {"fields": {}},
+            "Task": {"optimisticConcurrencyControl": true, "fields": {}}
+        }
+    });
+    let app_user = json!({
+        "user": {"id": "u1", "userName": "mcp-agent"},
+        "acl": {"table": {}, "lockPermission": "no"},
+        "settings": {"version": "10.0.0"}
+    });
+    let ten = Schema::from_espo(&metadata, &app_user).expect("parses");
+    let flags = |name: &str| {
+        let entity = ten.entity(name).expect("kept");
+        (entity.optimistic_concurrency, entity.lockable)
+    };
+    assert_eq!(flags("Account"), (true, true));
+    assert_eq!(flags("Contact"), (false, false));
+    assert_eq!(flags("Task"), (true, false), "an odd flag reads as absent");
+    assert_eq!(ten.espocrm_version.as_deref(), Some("10.0.0"));
+    let restricted = ten.restricted_to(|name| name == "Account");
+    assert_eq!(restricted.espocrm_version.as_deref(), Some("10.0.0"));
+    assert!(restricted.entity("Account").expect("kept").lockable);
+}

@@ -4,7 +4,9 @@
 //! `confirm: false` registers a preview with the DeleteConfirmations actor, with the record's
 //! state (`modifiedAt`, `versionNumber`, the shown fields); `confirm: true` deletes only after
 //! claiming it (once; concurrent confirmations delete once) and reading the record again: if it
-//! changed since, nothing is deleted (DELETE_NOT_CONFIRMED, reason `changed`). In human mode
+//! changed since, nothing is deleted (DELETE_NOT_CONFIRMED, reason `changed`). A locked record
+//! (`isLocked`, shown in the preview) is refused with RECORD_LOCKED at either step, before a
+//! preview is registered or anyone is asked. In human mode
 //! (`SERVER_DELETE_CONFIRMATION=human`, [`human`]) the person must also say yes, asked through
 //! the client; the preview is claimed all the same, before the DELETE.
 
@@ -107,6 +109,7 @@ const PREVIEW_FIELDS: &[&str] = &[
     "assignedUserName",
     "createdAt",
     "modifiedAt",
+    "isLocked",
 ];
 
 /// Links whose record counts a preview reports (at most three requests).
@@ -120,7 +123,7 @@ const PREVIEW_LINKS: &[&str] = &[
 ];
 
 /// The description of `delete` in agent mode (the default).
-const DELETE_DESCRIPTION: &str = "Delete a record in two steps. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.";
+const DELETE_DESCRIPTION: &str = "Delete a record in two steps. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED. A locked record is refused (RECORD_LOCKED).";
 
 /// This file's tool, as the catalogue knows it (`catalog.rs`).
 pub(super) const TOOLS: &[ToolSpec] = &[ToolSpec::writes::<DeleteArgs>(
@@ -243,6 +246,7 @@ async fn record_preview(
     id: &str,
 ) -> Result<RecordPreview, ToolError> {
     let record = ctx.fetch(entity, id).await?;
+    not_locked(&record, &entity.name, id)?;
     let fields = shown_fields(&record);
     let state = record_state(&record, &fields);
     let mut related = Map::new();
@@ -291,8 +295,22 @@ async fn unchanged_since(
             return Err(e);
         }
     };
+    if let Err(locked) = not_locked(&record, &entity.name, id) {
+        let _ = ctx.deletes.refuse(&entity.name, id, &ctx.caller).await;
+        return Err(locked);
+    }
     let now = record_state(&record, &shown_fields(&record));
     unchanged(ctx, &entity.name, id, held, &now).await
+}
+
+/// A locked record (`isLocked`, on lockable entity types) cannot be deleted until someone with
+/// lock permission unlocks it: refused before a preview is registered or anyone is asked,
+/// rather than left to EspoCRM's 409.
+fn not_locked(record: &Map<String, Value>, entity_type: &str, id: &str) -> Result<(), ToolError> {
+    if record.get("isLocked").and_then(Value::as_bool) == Some(true) {
+        return Err(ToolError::record_locked(true, None).about_record(entity_type, id));
+    }
+    Ok(())
 }
 
 /// Compares the record as it is `now` with what the preview showed.
@@ -393,7 +411,7 @@ async fn delete_claimed(
         if e.code != ErrorCode::RecordNotFound {
             let _ = ctx.deletes.release(entity_type, id, &ctx.caller).await;
         }
-        return Err(not_found_as(e, entity_type, id));
+        return Err(not_found_as(e, entity_type, id).about_record(entity_type, id));
     }
     Ok(DeleteOutcome {
         status: "deleted".into(),
@@ -439,7 +457,9 @@ impl EspoMcp {
         let preview = match record_preview(ctx, entity, id).await {
             Ok(preview) => preview,
             Err(e) => {
-                if e.code != ErrorCode::RecordNotFound {
+                if e.code == ErrorCode::RecordLocked {
+                    let _ = ctx.deletes.refuse(&entity.name, id, &ctx.caller).await;
+                } else if e.code != ErrorCode::RecordNotFound {
                     let _ = ctx.deletes.release(&entity.name, id, &ctx.caller).await;
                 }
                 return Err(e);
@@ -587,7 +607,7 @@ fn state_refused(entity_type: &str, id: &str, refused: StateRefused, ttl: Durati
 }
 
 /// The description of `delete` when the operator has turned human confirmation on.
-pub const DELETE_HUMAN_DESCRIPTION: &str = "Delete a record in two steps; a person must agree. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires: the person is then asked through your MCP client (a form to confirm), and only their yes deletes. A decline or cancel deletes nothing (DELETE_DECLINED) and uses the preview up. A client that cannot ask the person gets HUMAN_CONFIRMATION_UNAVAILABLE. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED.";
+pub const DELETE_HUMAN_DESCRIPTION: &str = "Delete a record in two steps; a person must agree. First call with confirm=false: you get a preview of the record (main fields, how many records hang on it) and nothing is deleted. Show it to the user; then call again with confirm=true for the same record before the preview expires: the person is then asked through your MCP client (a form to confirm), and only their yes deletes. A decline or cancel deletes nothing (DELETE_DECLINED) and uses the preview up. A client that cannot ask the person gets HUMAN_CONFIRMATION_UNAVAILABLE. A confirmation without a preview of that same record is DELETE_NOT_CONFIRMED. A locked record is refused (RECORD_LOCKED) before anyone is asked.";
 
 /// Makes the listed description of `delete` say that the person will be asked.
 pub fn describe_human_delete(router: &mut ToolRouter<EspoMcp>) {

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::catalog::ToolSpec;
-use super::{Json, Structured, ToolContext, input_schema, not_found_as, parse_args};
+use super::{
+    Json, Structured, ToolContext, input_schema, not_found_as, parse_args, unknown_link_as,
+};
 use crate::error::ToolError;
 use crate::espo::answer::ListPage;
 use crate::espo::query::ListQuery;
@@ -312,6 +314,24 @@ fn records_with_urls(
     (page.total, list)
 }
 
+/// The attribute that says which version of a record was read, on entity types with
+/// optimistic concurrency; what `update` and `update_kanban` take back as `versionNumber`.
+const VERSION_NUMBER: &str = "versionNumber";
+
+/// The selection of `names`, with `versionNumber` on entity types with optimistic concurrency:
+/// EspoCRM leaves it out of a selection, and the metadata does not list it as a field, so it
+/// is added here (and accepted when asked for) rather than checked.
+fn select_with_version(
+    entity: &EntityType,
+    names: &[String],
+) -> Result<Option<names::Select>, ToolError> {
+    if !entity.optimistic_concurrency {
+        return Ok(names::select(entity, names)?);
+    }
+    let fields: Vec<&String> = names.iter().filter(|n| *n != VERSION_NUMBER).collect();
+    Ok(names::select(entity, &fields)?.map(|select| select.with(VERSION_NUMBER)))
+}
+
 /// The list parameters shared by `search` and `get_related`, before validation.
 struct ListInput<'a> {
     conditions: Option<&'a [WhereCondition]>,
@@ -340,7 +360,7 @@ fn list_query(
     } = input;
     let filter = where_clause::validate(entity, conditions.unwrap_or_default())?;
     let select = match select {
-        Some(s) => names::select(entity, s)?,
+        Some(s) => select_with_version(entity, s)?,
         None => None,
     };
     let order_by = order_by.map(|o| names::order_by(entity, o)).transpose()?;
@@ -486,7 +506,7 @@ impl EspoMcp {
         let entity = names::entity_type(&schema, &args.entity_type)?;
         let id = names::id(&args.id)?;
         let select = match &args.select {
-            Some(s) => names::select(entity, s)?,
+            Some(s) => select_with_version(entity, s)?,
             None => None,
         };
         let mut record = self
@@ -537,11 +557,10 @@ impl EspoMcp {
         let (query, limit, offset) = list_query(&self.ctx, foreign, input)?;
         let mut request = EspoRequest::get([entity.name.as_str(), id, link.name.as_str()]);
         request.query = query.to_pairs();
-        let page = self
-            .ctx
-            .send_list(request)
-            .await
-            .map_err(|e| not_found_as(e, &entity.name, id))?;
+        let page = self.ctx.send_list(request).await.map_err(|e| {
+            let e = not_found_as(e, &entity.name, id);
+            unknown_link_as(&self.ctx, e, &entity.name, &link.name)
+        })?;
         let (total, list) = records_with_urls(&self.ctx, &foreign.name, page);
         Ok(Json(RecordPage {
             total,
