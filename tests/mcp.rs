@@ -34,6 +34,8 @@
 //! - `live`: the live scenarios, on a sandbox prepared by `espomcp seed`, and on a real EspoCRM
 //!   when ESPOCRM_LIVE_URL and ESPOCRM_LIVE_API_KEY are set.
 //! - `audit`: the audit log of write tool calls.
+//! - `concurrency`: lost updates and locked records on both EspoCRM versions (RECORD_CHANGED,
+//!   RECORD_LOCKED, versionNumber in reads), and what `check` reports of them.
 //! - `send_block`: no mail as a side effect: Email reminders, links into target lists and
 //!   campaigns, notes and Case status changes mailed to portal users are `SEND_BLOCKED` with no
 //!   write upstream; notes are internal; `check` reports EspoCRM's own notification mail.
@@ -51,6 +53,8 @@ mod cli;
 mod common;
 #[path = "mcp/compose.rs"]
 mod compose;
+#[path = "mcp/concurrency.rs"]
+mod concurrency;
 #[path = "mcp/eras.rs"]
 mod eras;
 #[path = "mcp/errors.rs"]

@@ -14,6 +14,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use espocrm_sandbox::EspoVersion;
 use espocrm_sandbox::Sandbox;
 use espomcp::config::{Config, Environment, LoadOptions};
 use espomcp::runtime::Runtime;
@@ -122,6 +123,14 @@ pub async fn email_create_only(sandbox: &Sandbox) {
         .await
         .expect("the sandbox answers");
     assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// A fresh sandbox with the seeded demo data, answering as `version` of EspoCRM: for tests of
+/// behaviour that differs between versions, run once per [`EspoVersion::ALL`].
+pub async fn sandbox_of(version: EspoVersion) -> Sandbox {
+    Sandbox::start_version(version)
+        .await
+        .expect("the sandbox starts")
 }
 
 /// A fresh sandbox without demo data: the recorded users and roles only (what `espomcp seed`
