@@ -4,9 +4,11 @@
 //! RECORD_CHANGED with the current values, the record left as the person wrote it. Where it
 //! does not (8.4), `versionNumber` is ignored and updates work as before. A locked record (10.0,
 //! Account) refuses updates and deletes with RECORD_LOCKED, the delete before a preview is
-//! registered. `espomcp check` reports the version and where each feature is on.
+//! registered. `espomcp check` reports the version and where each feature is on. EspoCRM 10's
+//! other new answers, injected: a 409 for another reason is CONFLICT, and the 404 for a link
+//! EspoCRM does not know is INVALID_LINK, as the schema check says it.
 
-use espocrm_sandbox::Sandbox;
+use espocrm_sandbox::{FaultConfig, InjectedAnswer, Sandbox};
 use serde_json::{Map, Value, json};
 
 use crate::common::{Direct, EspoVersion, Server, command, sandbox_of};
@@ -224,9 +226,9 @@ async fn a_locked_record_refuses_update_and_delete() {
             "data": {"website": "https://changed.example.com"}});
         if version == EspoVersion::V8_4 {
             // Nothing is lockable: the preview shows no isLocked, updates and deletes go through.
+            server.ok("update", change).await;
             let shown = server.ok("delete", preview).await;
             assert!(shown["fields"].get("isLocked").is_none(), "{shown}");
-            server.ok("update", change).await;
             assert_eq!(server.ok("delete", confirm).await["status"], "deleted");
             assert!(sandbox.record("Account", &id).is_none());
             server.stop().await;
@@ -320,4 +322,67 @@ async fn check_reports_the_version_and_where_each_feature_is_on() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn other_conflicts_and_unknown_links_keep_their_meaning() {
+    let sandbox = sandbox_of(EspoVersion::V10_0).await;
+    let server = Server::unthrottled(&sandbox).await;
+    let id = Direct::new(&sandbox)
+        .create("Account", json!({"name": "Conflicting Co."}))
+        .await;
+    sandbox.set_faults(FaultConfig {
+        answers: vec![
+            InjectedAnswer::new(
+                "GET Account/{id}/contacts",
+                404,
+                "",
+            )
+            .with_header("X-Status-Reason", "Link does not exist."),
+            InjectedAnswer::new("POST Account/{id}/contacts", 404, "")
+                .with_header("X-Status-Reason", "Entity Account does not have link contacts."),
+            InjectedAnswer::new(
+                "DELETE Account/{id}",
+                409,
+                json!({"messageTranslation": {"label": "cannotRemoveUsed", "scope": null, "data": {}}})
+                    .to_string(),
+            )
+            .with_header("X-Status-Reason", "cannotRemoveUsed"),
+        ],
+        ..FaultConfig::default()
+    });
+
+    let related = json!({"entityType": "Account", "id": id, "link": "contacts"});
+    let error = server
+        .err_code("get_related", related, "INVALID_LINK")
+        .await;
+    assert_eq!(
+        error["details"],
+        json!({"entityType": "Account", "link": "contacts"})
+    );
+    let link = json!({"entityType": "Account", "id": id, "link": "contacts",
+        "foreignId": "0123456789abcdef0"});
+    let error = server.err_code("link", link, "INVALID_LINK").await;
+    assert_eq!(
+        error["details"],
+        json!({"entityType": "Account", "link": "contacts"})
+    );
+
+    server
+        .ok(
+            "delete",
+            json!({"entityType": "Account", "id": id, "confirm": false}),
+        )
+        .await;
+    let confirm = json!({"entityType": "Account", "id": id, "confirm": true});
+    let error = server.err_code("delete", confirm.clone(), "CONFLICT").await;
+    assert_eq!(
+        error["details"],
+        json!({"label": "cannotRemoveUsed", "entityType": "Account", "id": id})
+    );
+    assert!(sandbox.record("Account", &id).is_some());
+    // The claim was given back: once EspoCRM lets it go, the same preview deletes.
+    sandbox.set_faults(FaultConfig::default());
+    assert_eq!(server.ok("delete", confirm).await["status"], "deleted");
+    server.stop().await;
 }
