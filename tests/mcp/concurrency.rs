@@ -109,6 +109,17 @@ async fn a_stale_update_is_refused_with_the_current_values_and_a_fresh_one_succe
                 // EspoCRM leaves versionNumber out of a selection; search puts it back.
                 let page = server.ok("search", search).await;
                 assert_eq!(page["list"][0]["versionNumber"], json!(read_version + 2));
+                let selected = server
+                    .ok(
+                        "get",
+                        json!({"entityType": "Account", "id": id, "select": ["website"]}),
+                    )
+                    .await;
+                assert_eq!(
+                    selected["versionNumber"],
+                    json!(read_version + 2),
+                    "{selected}"
+                );
                 // Without versionNumber, last write wins, as before.
                 server
                     .ok(
