@@ -33,7 +33,7 @@ fn stored(sandbox: &Sandbox, entity: &str, id: &str) -> Object {
 
 /// Locks or unlocks a record as the administrator (`POST Action`), as a person with lock
 /// permission does in EspoCRM's web UI; the agent's API user may not.
-async fn set_lock(sandbox: &Sandbox, entity: &str, id: &str, locked: bool) {
+pub(crate) async fn set_lock(sandbox: &Sandbox, entity: &str, id: &str, locked: bool) {
     let action = if locked { "lock" } else { "unlock" };
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/Action", sandbox.url))

@@ -25,9 +25,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::common::{
-    Direct, Era, PATIENCE, Server, command, confirm_concurrently, connect_as, delete_params,
-    error_of, sandbox, std_command, success_of,
+    Direct, Era, EspoVersion, PATIENCE, Server, command, confirm_concurrently, connect_as,
+    delete_params, error_of, sandbox, sandbox_of, std_command, success_of,
 };
+use crate::concurrency::set_lock;
 
 /// How the person answers every question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +246,31 @@ async fn rename(sandbox: &Sandbox, id: &str, name: &str) {
     Direct::new(sandbox)
         .update("Account", id, json!({ "name": name }))
         .await;
+}
+
+/// A record locked after its preview (EspoCRM 10) is refused with RECORD_LOCKED before the
+/// person is asked, on both eras; nothing is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_locked_after_its_preview_is_refused_before_anyone_is_asked() {
+    for era in [Era::Legacy, Era::Modern] {
+        let sandbox = sandbox_of(EspoVersion::V10_0).await;
+        let id = account(&sandbox, "Humantest Locked AG").await;
+        let server = start(&sandbox, Person::new(era, Reply::Yes), &[]).await;
+        server.preview(&id).await;
+        set_lock(&sandbox, "Account", &id, true).await;
+        let error = error_of(
+            &server.delete("Account", &id, true).await,
+            "the locked record",
+        );
+        assert_eq!(error["code"], "RECORD_LOCKED", "{era:?}: {error:?}");
+        assert!(
+            server.person.questions().is_empty(),
+            "{era:?}: nobody is asked"
+        );
+        assert!(sandbox.record("Account", &id).is_some());
+        assert_eq!(deletes(&sandbox), 0);
+        server.stop().await;
+    }
 }
 
 // ------------------------------------------------------------------------------------------
