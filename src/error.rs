@@ -463,8 +463,15 @@ impl ToolError {
                  someone with lock permission unlocks it; nothing was {}",
                 if deleting { "deleted" } else { "saved" }
             ),
-            "Leave the record as it is and tell the user it is locked; only a person with lock \
-             permission (an administrator, or a role with it) can unlock it in EspoCRM",
+            format!(
+                "Leave the record as it is and tell the user it is locked; only a person with \
+                 lock permission (an administrator, or a role with it) can unlock it in EspoCRM{}",
+                if deleting {
+                    ". Any preview of this delete is used up: preview again once it is unlocked"
+                } else {
+                    ""
+                }
+            ),
             false,
         )
         .with_details(details)

@@ -205,7 +205,7 @@ pub struct EntityType {
     pub uneditable_fields: BTreeSet<String>,
     /// Records carry a `versionNumber`, and a save that sends the one it was based on
     /// (`X-Version-Number`) is refused when the record has changed since
-    /// (`entityDefs.X.optimisticConcurrencyControl`; EspoCRM 10: Account, Opportunity, Task, Case).
+    /// (`entityDefs.X.optimisticConcurrencyControl`; EspoCRM 10: Account, Opportunity, Task, Case, EmailTemplate).
     pub optimistic_concurrency: bool,
     /// Records can be locked (`scopes.X.lockable`, attribute `isLocked`): a locked record
     /// refuses changes and deletes until someone with lock permission unlocks it.

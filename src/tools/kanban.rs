@@ -74,7 +74,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[ToolSpec::writes::<KanbanArgs>(
 impl EspoMcp {
     #[tool(
         name = "update_kanban",
-        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column. versionNumber works as in update (RECORD_CHANGED). A move EspoCRM would mail to customers (a Case while portal stream email notifications are on) is refused (SEND_BLOCKED).",
+        description = "Move a record to another kanban column (its status field: Opportunity stage, Task/Case/Lead status) and optionally to a position within the column. versionNumber works as in update (RECORD_CHANGED); a locked record is RECORD_LOCKED. A move EspoCRM would mail to customers (a Case while portal stream email notifications are on) is refused (SEND_BLOCKED).",
         input_schema = input_schema::<KanbanArgs>(),
         annotations(title = "Move on kanban", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]

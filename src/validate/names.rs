@@ -253,6 +253,12 @@ impl Select {
         self
     }
 
+    /// A selection of one attribute the metadata does not list as a field (`versionNumber`
+    /// asked for alone); the caller vouches for it. EspoCRM adds `id` to every selection.
+    pub fn only(attribute: &str) -> Self {
+        Self(vec![attribute.to_owned()])
+    }
+
     #[cfg(test)]
     pub(crate) fn new_unchecked(attributes: Vec<String>) -> Self {
         Self(attributes)

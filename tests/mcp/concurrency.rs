@@ -120,6 +120,16 @@ async fn a_stale_update_is_refused_with_the_current_values_and_a_fresh_one_succe
                     json!(read_version + 2),
                     "{selected}"
                 );
+                // The version alone is a selection of its own, not the whole record.
+                let alone = server
+                    .ok(
+                        "get",
+                        json!({"entityType": "Account", "id": id, "select": ["versionNumber"]}),
+                    )
+                    .await;
+                assert_eq!(alone["versionNumber"], json!(read_version + 2), "{alone}");
+                assert!(alone.get("website").is_none(), "{alone}");
+                assert!(alone.get("name").is_none(), "{alone}");
                 // Without versionNumber, last write wins, as before.
                 server
                     .ok(

@@ -525,7 +525,17 @@ impl EspoMcp {
                     return Err(ToolError::delete_not_confirmed(&entity.name, id));
                 }
             };
-            let preview = record_preview(ctx, entity, id).await?;
+            let preview = match record_preview(ctx, entity, id).await {
+                Ok(preview) => preview,
+                Err(e) => {
+                    // A record locked since its preview uses the preview up, as in the
+                    // handshake era below: nobody is asked about a delete that cannot happen.
+                    if e.code == ErrorCode::RecordLocked {
+                        let _ = ctx.deletes.refuse(&entity.name, id, &ctx.caller).await;
+                    }
+                    return Err(e);
+                }
+            };
             unchanged(ctx, &entity.name, id, &held, &preview.state).await?;
             let url = ctx.record_url(&entity.name, id);
             // The answer may claim this registration only, never a preview made later.

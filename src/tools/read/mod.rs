@@ -329,6 +329,10 @@ fn select_with_version(
         return Ok(names::select(entity, names)?);
     }
     let fields: Vec<&String> = names.iter().filter(|n| *n != VERSION_NUMBER).collect();
+    if fields.is_empty() && !names.is_empty() {
+        // Only the version was asked for: select it alone, not the whole record.
+        return Ok(Some(names::Select::only(VERSION_NUMBER)));
+    }
     Ok(names::select(entity, &fields)?.map(|select| select.with(VERSION_NUMBER)))
 }
 
